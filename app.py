@@ -1,0 +1,67 @@
+"""The PyTorch lab: chapters 5 and 6 of the tutorial as one Gradio app.
+
+`python app.py` serves it on 127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT override); on a
+Hugging Face Space the same file runs unchanged. Tabs live in `ui/`, the backend in `lab/`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+
+import gradio as gr
+import torch
+
+from lab.device import describe
+from ui.common import Shared
+
+# Tab modules in page order: (module in ui/, tab label). Each exposes build(shared).
+TABS = (
+    ("compose", "Compose"),
+    ("unet", "U-Net"),
+    ("surgery", "ResNet surgery"),
+    ("checkpoints", "Checkpoints"),
+    ("losses", "Losses"),
+    ("schedules", "LR schedules"),
+    ("train", "Train"),
+)
+
+THEME = gr.themes.Soft(primary_hue="blue", neutral_hue="slate")
+CSS = """
+#lab-header { margin-bottom: 0.25rem; }
+#lab-header p { margin: 0; color: var(--body-text-color-subdued); }
+.pitfall { border-left: 4px solid #f97316 !important; }
+"""
+LAUNCH_KW = {"theme": THEME, "css": CSS, "max_file_size": "50mb"}
+
+
+def header_text() -> str:
+    return (
+        "## PyTorch lab · models, saving, losses, schedules\n"
+        f"Runs on **{describe()}** · gradio {gr.__version__}"
+    )
+
+
+def build_demo() -> gr.Blocks:
+    with gr.Blocks(title="PyTorch lab", delete_cache=(1800, 3600)) as demo:
+        gr.Markdown(header_text(), elem_id="lab-header")
+        shared = Shared.create(demo)
+        for module_name, label in TABS:
+            if importlib.util.find_spec(f"ui.{module_name}") is None:
+                continue  # a tab not written yet is absent, never a placeholder
+            module = importlib.import_module(f"ui.{module_name}")
+            with gr.Tab(label, id=module_name, elem_id=f"tab-{module_name}"):
+                module.build(shared)
+    demo.queue(default_concurrency_limit=2)
+    return demo
+
+
+demo = build_demo()
+
+if __name__ == "__main__":
+    demo.launch(
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        **LAUNCH_KW,
+    )
