@@ -15,19 +15,34 @@ def color(i: int) -> str:
     return COLORS[i % len(COLORS)]
 
 
+# A small template of our own: plotly's "plotly_white" looks alike but is re-validated on every figure (~40 ms),
+# which alone would eat a third of the 150 ms budget of an endpoint.
+_AXIS = {"gridcolor": "#e5e7eb", "zerolinecolor": "#d1d5db", "linecolor": "#d1d5db", "automargin": True}
+_TEMPLATE = {
+    "layout": {
+        "plot_bgcolor": "white",
+        "paper_bgcolor": "white",
+        "colorway": list(COLORS),
+        "xaxis": _AXIS,
+        "yaxis": _AXIS,
+        "hoverlabel": {"align": "left"},
+    }
+}
+
+
 def figure(title: str = "", *, x: str = "", y: str = "", height: int = 380, legend: bool = True) -> go.Figure:
     """An empty figure in the lab's style: white background, light grid, hover on x, legend on top."""
-    fig = go.Figure()
-    fig.update_layout(
-        title={"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 15}},
-        template="plotly_white",
-        height=height,
-        margin={"l": 60, "r": 20, "t": 56 if title else 24, "b": 48},
-        hovermode="x unified",
-        showlegend=legend,
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
-        xaxis_title=x,
-        yaxis_title=y,
-        font={"family": "Inter, system-ui, sans-serif", "size": 12},
+    return go.Figure(
+        layout={
+            "template": _TEMPLATE,
+            "title": {"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 15}},
+            "height": height,
+            "margin": {"l": 60, "r": 20, "t": 56 if title else 24, "b": 48},
+            "hovermode": "x unified",
+            "showlegend": legend,
+            "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
+            "xaxis": {"title": {"text": x}},
+            "yaxis": {"title": {"text": y}},
+            "font": {"family": "Inter, system-ui, sans-serif", "size": 12},
+        }
     )
-    return fig
