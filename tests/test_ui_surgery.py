@@ -157,8 +157,9 @@ def test_page_apply_compare_and_pitfall(page):
 
     expect.set_options(timeout=60_000)
     open_tab(page, "ResNet surgery")
-    page.locator("#surgery-arch input").fill("resnet18")
-    page.locator("#surgery-arch input").press("Enter")
+    page.locator("#surgery-arch input").click()
+    page.get_by_role("option", name="resnet18", exact=True).click()
+    expect(page.locator("#surgery-arch input")).to_have_value("resnet18")
     page.locator("#surgery-size input").fill("64")
     page.locator("#surgery-extra-input input").check()
     page.locator("#surgery-freeze input").check()
