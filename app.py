@@ -11,7 +11,6 @@ import importlib.util
 import os
 
 import gradio as gr
-import torch
 
 from lab.device import describe
 from ui.common import Shared
@@ -33,7 +32,11 @@ CSS = """
 #lab-header p { margin: 0; color: var(--body-text-color-subdued); }
 .pitfall { border-left: 4px solid #f97316 !important; }
 """
-LAUNCH_KW = {"theme": THEME, "css": CSS, "max_file_size": "50mb"}
+# show_error: Gradio forwards its own preprocess message (naming the component and the value) when an API client
+# sends a wrongly typed value (a string for a gr.Number), instead of its generic "has not enabled verbose error
+# reporting" text (issue 9, F7). Our callbacks are unaffected: ui.common.guarded already turns every exception
+# other than LabError into the one logged INTERNAL_ERROR sentence, so no traceback text reaches the page.
+LAUNCH_KW = {"theme": THEME, "css": CSS, "max_file_size": "50mb", "show_error": True}
 
 
 def header_text() -> str:

@@ -53,7 +53,7 @@ from safetensors.torch import save_file as st_save_file
 from torch import nn
 from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
 
-from lab.errors import LabError
+from lab.errors import LabError, shown
 
 __all__ = [
     "FORMATS",
@@ -118,12 +118,6 @@ _ORDER_KEY = "lab.key_order"  # safetensors metadata entry: the state_dict's key
 # ----------------------------------------------------------------------------------------------------------
 
 
-def _show(value: Any, limit: int = 60) -> str:
-    """A value quoted for a message, cut to `limit` characters (a 100 kB field must not become a 100 kB toast)."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def _cut(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -144,7 +138,7 @@ def _copy_with_metadata(state_dict: Mapping[str, Any]) -> OrderedDict:
 
 def _check_prefix(prefix: Any) -> None:
     if not isinstance(prefix, str):
-        raise LabError(f"Field 'prefix' is {_show(prefix)}; a string such as 'module.' is accepted.")
+        raise LabError(f"Field 'prefix' is {shown(prefix)}; a string such as 'module.' is accepted.")
 
 
 def strip_prefix(state_dict: Mapping[str, Any], prefix: str = "module.") -> OrderedDict:
@@ -221,25 +215,25 @@ def find_state_dict(obj: Any) -> tuple[OrderedDict, list[str]]:
                 sd, inner_notes = find_state_dict(inner)
                 others = [k for k in obj if k != key]
                 notes.append(
-                    f"training checkpoint: weights found under {key!r}"
-                    + (f"; also holds {', '.join(map(_show, others[:6]))}" if others else "")
+                    f"training checkpoint: weights found under {shown(key)}"
+                    + (f"; also holds {', '.join(map(shown, others[:6]))}" if others else "")
                 )
                 return sd, notes + inner_notes
         nested = [k for k, v in obj.items() if _is_tensor_mapping(v)]
         if len(nested) == 1:
-            notes.append(f"weights found under {_show(nested[0])}")
+            notes.append(f"weights found under {shown(nested[0])}")
             sd, inner_notes = find_state_dict(obj[nested[0]])
             return sd, notes + inner_notes
-        shown = ", ".join(map(_show, list(obj)[:8])) or "none"
+        listed = ", ".join(map(shown, list(obj)[:8])) or "none"
         raise LabError(
-            f"No weights found in the checkpoint (top-level keys: {shown}); a state_dict or a dict with the "
+            f"No weights found in the checkpoint (top-level keys: {listed}); a state_dict or a dict with the "
             f"weights under one of {', '.join(WEIGHT_KEYS)} is accepted."
         )
     extras = [k for k, v in obj.items() if not isinstance(v, torch.Tensor)]
     if extras:
         notes.append(
             f"skipped {len(extras)} non-tensor entr{'y' if len(extras) == 1 else 'ies'} "
-            f"({', '.join(map(_show, extras[:5]))}): metadata, not weights"
+            f"({', '.join(map(shown, extras[:5]))}): metadata, not weights"
         )
     sd = OrderedDict((k, v) for k, v in obj.items() if isinstance(v, torch.Tensor))
     metadata = getattr(obj, "_metadata", None)
@@ -257,7 +251,7 @@ def _check_suffix(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise LabError(
-            f"File name {_show(path.name)} has format {_show(suffix or '(none)')}; use one of {', '.join(FORMATS)}."
+            f"File name {shown(path.name)} has format {shown(suffix or '(none)')}; use one of {', '.join(FORMATS)}."
         )
     return suffix
 
@@ -313,7 +307,7 @@ def _safetensors_ready(state_dict: Mapping[str, Any]) -> dict[str, torch.Tensor]
     for key, value in state_dict.items():
         if not isinstance(value, torch.Tensor):
             raise LabError(
-                f"Entry {_show(key)} is a {type(value).__name__}; .safetensors stores tensors only, use .pt for extras."
+                f"Entry {shown(key)} is a {type(value).__name__}; .safetensors stores tensors only, use .pt for extras."
             )
         tensor = value.detach()
         storage = (str(tensor.device), tensor.untyped_storage().data_ptr())
@@ -360,14 +354,14 @@ def save(
     path = Path(path)
     suffix = _check_suffix(path)
     if what not in WHATS:
-        raise LabError(f"Field 'what' is {_show(what)}; use one of {', '.join(WHATS)}.")
+        raise LabError(f"Field 'what' is {shown(what)}; use one of {', '.join(WHATS)}.")
     if suffix == ".safetensors" and what != "state_dict":
         raise LabError(
-            f"Format .safetensors cannot hold what={what!r}: it stores tensors only; "
+            f"Format .safetensors cannot hold what={shown(what)}: it stores tensors only; "
             "save what='state_dict' there, or use .pt/.pth/.pkl for a whole model or training checkpoint."
         )
     if epoch is not None and (isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0):
-        raise LabError(f"Field 'epoch' is {_show(epoch)}; a whole number >= 0 is accepted.")
+        raise LabError(f"Field 'epoch' is {shown(epoch)}; a whole number >= 0 is accepted.")
     if unwrap_first:
         model = unwrap(model)
 
@@ -408,7 +402,7 @@ def _write_or_explain(path: Path, write: Callable[[str], None]) -> Path:
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise LabError(
-            f"File {_show(str(path))} cannot be written ({_cut(reason, 80)}); "
+            f"File {shown(str(path))} cannot be written ({_cut(reason, 80)}); "
             "use a short name of letters, digits, '_' and '.' in a folder you can write to."
         ) from exc
 
@@ -430,12 +424,12 @@ def _sniff(path: Path, size: int) -> str:
         (header_len,) = struct.unpack("<Q", head[:8])
         if header_len > _SAFETENSORS_MAX_HEADER or 8 + header_len > size:
             raise LabError(
-                f"File {_show(path.name)} has a safetensors header claiming {header_len} bytes in a {size}-byte file; "
+                f"File {shown(path.name)} has a safetensors header claiming {header_len} bytes in a {size}-byte file; "
                 "it is truncated or corrupt."
             )
         return "safetensors"
     raise LabError(
-        f"File {_show(path.name)} is not a checkpoint: it starts with bytes {head[:8].hex()}; "
+        f"File {shown(path.name)} is not a checkpoint: it starts with bytes {head[:8].hex()}; "
         "a torch.save file (.pt/.pth/.pkl) or a .safetensors file is accepted."
     )
 
@@ -459,10 +453,10 @@ def _unsafe_message(path: Path, exc: BaseException) -> str:
         if any(needle in name for name in names):
             what = hint
             break
-    shown = (", ".join(names[:3]) + (", ..." if len(names) > 3 else "")) if names else "unknown globals"
+    listed = (", ".join(names[:3]) + (", ..." if len(names) > 3 else "")) if names else "unknown globals"
     return (
-        f"File {_show(path.name)} was refused: it holds {what}, and unpickling it would import and run code "
-        f"({shown}) that could do anything on this machine, so only files of tensors are accepted; "
+        f"File {shown(path.name)} was refused: it holds {what}, and unpickling it would import and run code "
+        f"({listed}) that could do anything on this machine, so only files of tensors are accepted; "
         "re-save it with torch.save(model.state_dict(), path) or as .safetensors."
     )
 
@@ -471,7 +465,7 @@ def _describe_load_error(path: Path, exc: BaseException) -> str:
     text = str(exc)
     if "CUDA" in text and "deserialize" in text:
         return (
-            f"File {_show(path.name)} was saved on a CUDA GPU and this machine has none; "
+            f"File {shown(path.name)} was saved on a CUDA GPU and this machine has none; "
             "load it with map_location='cpu' (then move the model with .to(device))."
         )
     if isinstance(exc, pickle.UnpicklingError) or "Weights only load failed" in text:
@@ -479,11 +473,11 @@ def _describe_load_error(path: Path, exc: BaseException) -> str:
             return _unsafe_message(path, exc)
     if "magic number" in text:
         return (
-            f"File {_show(path.name)} is a plain Python pickle, not a torch.save checkpoint; "
+            f"File {shown(path.name)} is a plain Python pickle, not a torch.save checkpoint; "
             "save weights with torch.save(model.state_dict(), path) or as .safetensors."
         )
     first = text.strip().splitlines()[0][:160] if text.strip() else type(exc).__name__
-    return f"File {_show(path.name)} is truncated or corrupt and cannot be read ({first}); upload an intact checkpoint."
+    return f"File {shown(path.name)} is truncated or corrupt and cannot be read ({first}); upload an intact checkpoint."
 
 
 def _load_safetensors(path: Path, device: str) -> OrderedDict:
@@ -521,13 +515,13 @@ def load(
     """
     path = Path(path)
     if not path.is_file():
-        raise LabError(f"File {_show(str(path))} does not exist; upload or choose a checkpoint file.")
+        raise LabError(f"File {shown(str(path))} does not exist; upload or choose a checkpoint file.")
     size = path.stat().st_size
     if size == 0:
-        raise LabError(f"File {_show(path.name)} is empty (0 bytes); a checkpoint file is accepted.")
+        raise LabError(f"File {shown(path.name)} is empty (0 bytes); a checkpoint file is accepted.")
     if max_bytes is not None and size > max_bytes:
         raise LabError(
-            f"File {_show(path.name)} is {size / 2**20:.1f} MiB; files up to {max_bytes / 2**20:.0f} MiB are accepted."
+            f"File {shown(path.name)} is {size / 2**20:.1f} MiB; files up to {max_bytes / 2**20:.0f} MiB are accepted."
         )
     kind = _sniff(path, size)
     if kind == "safetensors":
@@ -536,11 +530,11 @@ def load(
             return _load_safetensors(path, device)
         except (SafetensorError, RuntimeError, ValueError, OSError) as exc:
             raise LabError(
-                f"File {_show(path.name)} is not a valid safetensors file ({str(exc)[:160]}); upload an intact one."
+                f"File {shown(path.name)} is not a valid safetensors file ({str(exc)[:160]}); upload an intact one."
             ) from exc
     if kind == "zip" and not _zip_directory_ok(path):
         raise LabError(
-            f"File {_show(path.name)} is truncated or corrupt (its zip directory is missing); "
+            f"File {shown(path.name)} is truncated or corrupt (its zip directory is missing); "
             "upload an intact checkpoint."
         )
     try:
@@ -578,8 +572,8 @@ class LoadReport:
         parts = []
         for label, keys in (("missing", self.missing), ("unexpected", self.unexpected)):
             if keys:
-                shown = ", ".join(_cut(k) for k in keys[:3])
-                parts.append(f"{len(keys)} {label} ({shown}{' ...' if len(keys) > 3 else ''})")
+                listed = ", ".join(_cut(k) for k in keys[:3])
+                parts.append(f"{len(keys)} {label} ({listed}{' ...' if len(keys) > 3 else ''})")
         if self.mismatched:
             key, saved, want = self.mismatched[0]
             more = f" and {len(self.mismatched) - 1} more" if len(self.mismatched) > 1 else ""
@@ -729,7 +723,7 @@ def parallel_wrap(model: nn.Module, kind: str = "dataparallel") -> nn.Module:
     on 127.0.0.1, so it works on a CPU; a CUDA model gets `device_ids=[its GPU]`.
     """
     if kind not in WRAPPERS:
-        raise LabError(f"Field 'wrapper' is {_show(kind)}; use one of {', '.join(WRAPPERS)}.")
+        raise LabError(f"Field 'wrapper' is {shown(kind)}; use one of {', '.join(WRAPPERS)}.")
     if kind == "dataparallel":
         return nn.DataParallel(model)
     if not any(p.requires_grad for p in model.parameters()):
@@ -785,16 +779,16 @@ def load_with_config(
     sidecar = config_path(path)
     if not sidecar.is_file():
         raise LabError(
-            f"No config file {_show(sidecar.name)} beside {_show(Path(path).name)}; save with save_with_config."
+            f"No config file {shown(sidecar.name)} beside {shown(Path(path).name)}; save with save_with_config."
         )
     try:
         config = json.loads(sidecar.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise LabError(
-            f"Config file {_show(sidecar.name)} is not valid JSON ({exc}); re-save it with save_with_config."
+            f"Config file {shown(sidecar.name)} is not valid JSON ({exc}); re-save it with save_with_config."
         ) from exc
     if not isinstance(config, dict):
-        raise LabError(f"Config file {_show(sidecar.name)} holds a {type(config).__name__}; a JSON object is accepted.")
+        raise LabError(f"Config file {shown(sidecar.name)} holds a {type(config).__name__}; a JSON object is accepted.")
     model = build(**config)
     load_into(model, load(path, map_location=map_location), strict=strict)
     return model, config
@@ -884,7 +878,7 @@ def save_code(what: str, fmt: str, *, wrapper: str = "none", unwrap_first: bool 
     """Runnable code doing what `save` did on the default model, then reading the file back safely."""
     if what not in WHATS or fmt not in FORMATS:
         raise LabError(
-            f"Fields 'what'/'format' are {_show(what)}/{_show(fmt)}; use {', '.join(WHATS)} and {', '.join(FORMATS)}."
+            f"Fields 'what'/'format' are {shown(what)}/{shown(fmt)}; use {', '.join(WHATS)} and {', '.join(FORMATS)}."
         )
     path = f"{name}{fmt}"
     lines = [
@@ -1142,7 +1136,7 @@ def play_case(
     """Save `model` single or wrapped, load into a fresh model single or wrapped, prove the outputs equal."""
     for name, value in (("saved", saved), ("loaded", loaded)):
         if value not in ("single", "multi"):
-            raise LabError(f"Field {name!r} is {_show(value)}; use 'single' or 'multi'.")
+            raise LabError(f"Field {name!r} is {shown(value)}; use 'single' or 'multi'.")
     original = copy.deepcopy(unwrap(model)).eval()
     source = parallel_wrap(copy.deepcopy(original), wrapper) if saved == "multi" else original
     path = save(source, Path(directory) / f"case_{saved}_{loaded}{fmt}")

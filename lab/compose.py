@@ -37,8 +37,8 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from lab.device import pick_device
-from lab.errors import LabError
-from lab.inspect import check_input_shapes, count_params, example_inputs, forward_report, render_shape, shown
+from lab.errors import LabError, shown
+from lab.inspect import check_input_shapes, count_params, example_inputs, forward_report, render_shape
 
 __all__ = [
     "STYLES",
@@ -211,9 +211,9 @@ def _layer_class(func: ast.expr, line: int) -> type[nn.Module]:
     elif isinstance(func, ast.Attribute) and _snippet(func.value) in ("nn", "torch.nn"):
         name = func.attr
     if name not in LAYERS:
-        shown = _snippet(func, limit=40)
+        snippet = _snippet(func, limit=40)
         raise LabError(
-            f"Line {line}: `{shown}` is not an allowed layer; use one of nn.{', nn.'.join(sorted(LAYERS)[:8])}, ... "
+            f"Line {line}: `{snippet}` is not an allowed layer; use one of nn.{', nn.'.join(sorted(LAYERS)[:8])}, ... "
             f"({len(LAYERS)} in all, see the list under the text box)."
         )
     return LAYERS[name]

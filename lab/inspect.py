@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from lab.device import pick_device
-from lab.errors import LabError
+from lab.errors import LabError, shown
 
 __all__ = [
     "shown",
@@ -46,12 +46,6 @@ COLUMNS = ["name", "type", "depth", "input_shape", "output_shape", "params", "tr
 
 # ---------------------------------------------------------------------------------------------------------------
 # small helpers
-
-
-def shown(value: Any, limit: int = 60) -> str:
-    """`repr(value)` cut to `limit` characters, for error messages: a 100 kB input must not come back as a toast."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def count_params(model: nn.Module) -> tuple[int, int]:

@@ -17,7 +17,7 @@ import math
 import operator
 from collections.abc import Callable
 
-from lab.errors import LabError
+from lab.errors import LabError, shown
 
 __all__ = ["MAX_LENGTH", "MAX_NODES", "FUNCTIONS", "CONSTANTS", "compile_expression", "check_expression"]
 
@@ -73,16 +73,12 @@ def _refuse(text: str, what: str) -> LabError:
     allowed = "numbers, epoch, + - * / // % **, comparisons, x if c else y, min, max, abs, " + ", ".join(
         name for name in FUNCTIONS if name not in ("min", "max", "abs")
     ) + ", pi, e"
-    return LabError(f"lr_lambda {_short(text)!r} uses {what}, which is not allowed; use only {allowed}.")
-
-
-def _short(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return LabError(f"lr_lambda {shown(text)} uses {what}, which is not allowed; use only {allowed}.")
 
 
 def _parse(text: str) -> ast.expr:
     if not isinstance(text, str):
-        raise LabError(f"lr_lambda must be an expression string in epoch such as '0.95 ** epoch', not {text!r}.")
+        raise LabError(f"lr_lambda must be an expression string in epoch such as '0.95 ** epoch', not {shown(text)}.")
     if len(text) > MAX_LENGTH:
         raise LabError(f"lr_lambda is {len(text)} characters long; at most {MAX_LENGTH} are accepted.")
     if not text.strip():
@@ -91,10 +87,10 @@ def _parse(text: str) -> ast.expr:
         tree = ast.parse(text.strip(), mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         reason = getattr(exc, "msg", None) or str(exc) or type(exc).__name__
-        raise LabError(f"lr_lambda {_short(text)!r} is not a valid expression ({reason}).") from None
+        raise LabError(f"lr_lambda {shown(text)} is not a valid expression ({reason}).") from None
     count = sum(1 for _ in ast.walk(tree))
     if count > MAX_NODES:
-        raise LabError(f"lr_lambda {_short(text)!r} has {count} syntax nodes; at most {MAX_NODES} are accepted.")
+        raise LabError(f"lr_lambda {shown(text)} has {count} syntax nodes; at most {MAX_NODES} are accepted.")
     return tree.body
 
 
@@ -154,11 +150,11 @@ def _compile(node: ast.AST, text: str) -> Node:
     """Turn one allowed AST node into a closure; refuse everything else."""
     if isinstance(node, ast.Constant):
         if type(node.value) not in (int, float):  # no bool, str, bytes, complex, None, Ellipsis
-            raise _refuse(text, f"the constant {node.value!r}")
+            raise _refuse(text, f"the constant {shown(node.value)}")
         try:
             value = float(node.value)
         except OverflowError:
-            raise LabError(f"lr_lambda {_short(text)!r} has a number too large for a float.") from None
+            raise LabError(f"lr_lambda {shown(text)} has a number too large for a float.") from None
         return lambda epoch: value
     if isinstance(node, ast.Name):
         if node.id == VARIABLE:
@@ -166,7 +162,7 @@ def _compile(node: ast.AST, text: str) -> Node:
         if node.id in CONSTANTS:
             value = CONSTANTS[node.id]
             return lambda epoch: value
-        raise _refuse(text, f"the name {node.id!r}")
+        raise _refuse(text, f"the name {shown(node.id)}")
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
         return _binary(node.op, _compile(node.left, text), _compile(node.right, text))
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
@@ -200,7 +196,7 @@ def _compile(node: ast.AST, text: str) -> Node:
         counts = FUNCTIONS[name][1]
         if len(node.args) not in counts:
             raise LabError(
-                f"lr_lambda {_short(text)!r} calls {name}() with {len(node.args)} arguments; "
+                f"lr_lambda {shown(text)} calls {name}() with {len(node.args)} arguments; "
                 f"it takes {counts[0]}{'' if len(counts) == 1 else f' to {counts[-1]}'}."
             )
         return _call(name, [_compile(a, text) for a in node.args])
@@ -234,15 +230,15 @@ def compile_expression(text: str) -> Callable[[int], float]:
     lambda.
     """
     root = _compile(_parse(text), text)
-    shown = _short(text)
+    quoted = shown(text)
 
     def lr_lambda(epoch: int) -> float:
         try:
             value = root(float(epoch))
         except _EvalError as exc:
-            raise LabError(f"lr_lambda {shown!r} {exc} at epoch {epoch}.") from None
+            raise LabError(f"lr_lambda {quoted} {exc} at epoch {epoch}.") from None
         if not math.isfinite(value):
-            raise LabError(f"lr_lambda {shown!r} gives {value} at epoch {epoch}; it must be a finite number.")
+            raise LabError(f"lr_lambda {quoted} gives {value} at epoch {epoch}; it must be a finite number.")
         return value
 
     lr_lambda.__qualname__ = lr_lambda.__name__ = "lr_lambda"

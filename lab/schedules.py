@@ -17,7 +17,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +27,7 @@ import plotly.graph_objects as go
 import torch
 from torch.optim import lr_scheduler as torch_schedulers
 
-from lab.errors import LabError
+from lab.errors import LabError, shown
 from lab.figures import color, figure
 from lab.safe_expr import check_expression, compile_expression
 
@@ -273,7 +273,7 @@ def _class(name: str) -> type:
 
 def _check_name(name: Any) -> str:
     if name not in NAMES:
-        raise LabError(f"Scheduler {name!r} is not known; choose one of {', '.join(NAMES)}.")
+        raise LabError(f"Scheduler {shown(name)} is not known; choose one of {', '.join(NAMES)}.")
     return name
 
 
@@ -320,7 +320,7 @@ def default_params(name: str) -> dict[str, Any]:
 
 def _coerce(owner: str, spec: ParamSpec, value: Any) -> Any:
     def bad(what: str = "") -> LabError:
-        return LabError(f"{owner} {spec.name}={_show(value)} is not accepted{what}; use {spec.accepted()}.")
+        return LabError(f"{owner} {spec.name}={shown(value)} is not accepted{what}; use {spec.accepted()}.")
 
     def bounded(v: float) -> float:
         if not math.isfinite(v):
@@ -377,11 +377,6 @@ def _coerce(owner: str, spec: ParamSpec, value: Any) -> Any:
     raise AssertionError(f"unhandled kind {kind}")  # schedulers are handled by _normalize
 
 
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def _members(owner: str, value: Any) -> list[dict[str, Any]]:
     """`schedulers` of a composite: a list of {"name", "params"}, or the same as JSON text (the tab's field)."""
     if isinstance(value, str):
@@ -393,15 +388,15 @@ def _members(owner: str, value: Any) -> list[dict[str, Any]]:
             raise LabError(f"{owner} schedulers is not valid JSON ({exc.msg} at character {exc.pos}).") from None
     shape = f'a list of 1 to {MAX_MEMBERS} {{"name": ..., "params": {{...}}}} entries'
     if not isinstance(value, (list, tuple)) or not 1 <= len(value) <= MAX_MEMBERS:
-        raise LabError(f"{owner} schedulers={_show(value)} is not accepted; use {shape}.")
+        raise LabError(f"{owner} schedulers={shown(value)} is not accepted; use {shape}.")
     members = []
     for i, entry in enumerate(value):
         if not isinstance(entry, dict) or "name" not in entry or set(entry) - {"name", "params"}:
-            raise LabError(f"{owner} schedulers[{i}]={_show(entry)} is not accepted; use {shape}.")
+            raise LabError(f"{owner} schedulers[{i}]={shown(entry)} is not accepted; use {shape}.")
         member = entry["name"]
         if member in COMPOSITE or member in ("ReduceLROnPlateau", CUSTOM) or member not in NAMES:
             allowed = ", ".join(n for n in NAMES if n not in COMPOSITE and n not in ("ReduceLROnPlateau", CUSTOM))
-            raise LabError(f"{owner} schedulers[{i}] is {member!r}; a member must be one of {allowed}.")
+            raise LabError(f"{owner} schedulers[{i}] is {shown(member)}; a member must be one of {allowed}.")
         members.append({"name": member, "params": entry.get("params") or {}})
     return members
 
@@ -409,11 +404,11 @@ def _members(owner: str, value: Any) -> list[dict[str, Any]]:
 def _normalize(name: str, params: dict[str, Any] | None, *, depth: int = 0) -> dict[str, Any]:
     """Check `params` of scheduler `name` against its specs; returns plain, coerced values (members recursively)."""
     name = _check_name(name)
-    params = dict(params or {})
+    params = _check_params(name, params)
     specs = {s.name: s for s in param_specs(name)}
     unknown = sorted(set(params) - set(specs))
     if unknown:
-        raise LabError(f"{name} has no parameter {unknown[0]!r}; it takes {', '.join(specs) or 'none'}.")
+        raise LabError(f"{name} has no parameter {shown(unknown[0])}; it takes {', '.join(specs) or 'none'}.")
     out: dict[str, Any] = {}
     for pname, spec in specs.items():
         value = params.get(pname)
@@ -530,11 +525,34 @@ def _torch_call(name: str, params: dict[str, Any], fn: Any) -> Any:
         raise LabError(f"torch refuses {describe(name, params)}: {reason}.") from None
 
 
+def _check_params(name: str, params: Any) -> dict[str, Any]:
+    """A copy of `params` as a dict; a list or a number (e.g. a JSON text field that held `[1, 2]`) is refused."""
+    if params is None:
+        return {}
+    if not isinstance(params, Mapping):
+        raise LabError(f"{name} params={shown(params)} is not accepted; use a dict of keyword arguments such as "
+                       f"{{\"step_size\": 30}} (empty for torch's defaults).")  # fmt: skip
+    return dict(params)
+
+
+def _check_base_lr(base_lr: Any) -> float:
+    if isinstance(base_lr, bool) or not isinstance(base_lr, (int, float)) or not 0 < base_lr <= 10:
+        raise LabError(f"base_lr={shown(base_lr)} is not accepted; use a number above 0 and at most 10.")
+    return float(base_lr)
+
+
+def _check_call(name: Any, steps: Any, steps_per_epoch: Any, base_lr: Any) -> tuple[int, int, float]:
+    """What lr_curve and to_code check before building anything, in the same order: name, steps, base_lr."""
+    _check_name(name)
+    steps, steps_per_epoch = _check_steps(steps, steps_per_epoch)
+    return steps, steps_per_epoch, _check_base_lr(base_lr)
+
+
 def _check_steps(steps: Any, steps_per_epoch: Any) -> tuple[int, int]:
     for field_name, value in (("steps", steps), ("steps_per_epoch", steps_per_epoch)):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer()
         if not ok or not 1 <= value <= MAX_STEPS:
-            raise LabError(f"{field_name}={_show(value)} is not accepted; use a whole number from 1 to {MAX_STEPS}.")
+            raise LabError(f"{field_name}={shown(value)} is not accepted; use a whole number from 1 to {MAX_STEPS}.")
     steps, steps_per_epoch = int(steps), int(steps_per_epoch)
     if steps % steps_per_epoch:
         whole = max(1, round(steps / steps_per_epoch)) * steps_per_epoch
@@ -578,9 +596,7 @@ def lr_curve(name: str, params: dict[str, Any] | None = None, *, steps: int = 10
     every `steps_per_epoch` steps. `metrics`: ReduceLROnPlateau's input, one value per step or per epoch; a
     built-in noisy plateauing loss (`plateau_metric`) when None.
     """
-    steps, steps_per_epoch = _check_steps(steps, steps_per_epoch)
-    if isinstance(base_lr, bool) or not isinstance(base_lr, (int, float)) or not 0 < base_lr <= 10:
-        raise LabError(f"base_lr={_show(base_lr)} is not accepted; use a number above 0 and at most 10.")
+    steps, steps_per_epoch, base_lr = _check_call(name, steps, steps_per_epoch, base_lr)
     epochs = steps // steps_per_epoch
     # The scheduler only reads and writes param_groups; a one-element CPU parameter is all it needs (no gradient
     # is ever computed, so placing it on the lab's device would only add start-up time, never change a number).
@@ -762,7 +778,7 @@ def _math_names(params: dict[str, Any]) -> set[str]:
 def to_code(name: str, params: dict[str, Any] | None = None, *, steps: int = 100, base_lr: float = 0.1,
             metrics: Sequence[float] | None = None, steps_per_epoch: int = 1) -> str:  # fmt: skip
     """Runnable PyTorch that prints the curve `lr_curve` returns for the same arguments (as `lrs`)."""
-    steps, steps_per_epoch = _check_steps(steps, steps_per_epoch)
+    steps, steps_per_epoch, base_lr = _check_call(name, steps, steps_per_epoch, base_lr)
     epochs = steps // steps_per_epoch
     probe = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=float(base_lr), momentum=0.9)
     built = make_scheduler(name, params, probe, total_steps=steps, steps_per_epoch=steps_per_epoch)
@@ -904,7 +920,7 @@ PITFALLS: dict[str, Pitfall] = {
 def pitfall_curve(kind: str, *, base_lr: float = 0.1) -> pd.DataFrame:
     """Run a pitfall's two loops with real torch objects: columns step, epoch, wrong, right (lr per batch)."""
     if kind not in PITFALLS:
-        raise LabError(f"Pitfall {kind!r} is not known; choose one of {', '.join(PITFALLS)}.")
+        raise LabError(f"Pitfall {shown(kind)} is not known; choose one of {', '.join(PITFALLS)}.")
     epochs, per_epoch = {"step_outside_loop": (60, 1), "per_batch_stepped_per_epoch": (10, 20),
                          "adjust_after_epoch": (70, 1)}[kind]  # fmt: skip
 

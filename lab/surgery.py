@@ -31,7 +31,7 @@ import torch
 import torch.nn as nn
 from torchvision import models
 
-from lab.errors import LabError
+from lab.errors import LabError, shown
 from lab.figures import color, figure
 from lab.inspect import count_params
 
@@ -65,7 +65,7 @@ def _int(field_name: str, value: object, low: int, high: int) -> int:
     except (TypeError, ValueError):
         number = float("nan")
     if not math.isfinite(number) or number != int(number) or not low <= number <= high:
-        raise LabError(f"{field_name} must be a whole number from {low:,} to {high:,}; got {value!r}.")
+        raise LabError(f"{field_name} must be a whole number from {low:,} to {high:,}; got {shown(value)}.")
     return int(number)
 
 
@@ -75,13 +75,13 @@ def _dropout(value: object) -> float:
     except (TypeError, ValueError):
         p = float("nan")
     if not 0.0 <= p < 1.0:
-        raise LabError(f"Dropout must be a probability from 0 up to (not including) 1; got {value!r}.")
+        raise LabError(f"Dropout must be a probability from 0 up to (not including) 1; got {shown(value)}.")
     return p
 
 
 def _check_arch(arch: str) -> str:
     if arch not in ARCHS:
-        raise LabError(f"Architecture {arch!r} is not supported; choose one of {', '.join(ARCHS)}.")
+        raise LabError(f"Architecture {shown(arch)} is not supported; choose one of {', '.join(ARCHS)}.")
     return arch
 
 
@@ -103,7 +103,7 @@ def resnet(arch: str, weights_path: str | None = None) -> nn.Module:
         state = checkpoints.load(weights_path)
         report = checkpoints.compare(net, state)
         if not report.ok:
-            raise LabError(f"Weights file {Path(weights_path).name!r} does not fit {arch}: {report.problems()}.")
+            raise LabError(f"Weights file {shown(Path(weights_path).name)} does not fit {arch}: {report.problems()}.")
         checkpoints.load_into(net, state, strict=True)
     return net
 
@@ -117,21 +117,34 @@ def feature_dim(net: nn.Module) -> int:
     return norms[-1].num_features
 
 
-def parse_hidden(text: str | Sequence[int]) -> tuple[int, ...]:
-    """Hidden sizes of the new head from text like "128" or "512, 128" (empty: no hidden layer)."""
+def parse_hidden(text: str | Sequence[int] | None) -> tuple[int, ...]:
+    """Hidden sizes of the new head from text like "128" or "512, 128" (empty: no hidden layer).
+
+    None (a Textbox sent JSON null through the API; the page always sends a string) is refused with a
+    LabError rather than read as "no hidden layer": a missing field is more likely a client mistake than a
+    choice, and the sentence says how to ask for no hidden layer (an empty string or an empty list).
+    """
+    if text is None:
+        raise LabError("Hidden sizes is missing (null); write sizes like 128 or 512, 128, or leave the field "
+                       "empty for no hidden layer.")
     if isinstance(text, str):
         parts = [p for p in text.replace(";", ",").replace(" ", ",").split(",") if p]
     else:
-        parts = list(text)
+        try:
+            parts = list(text)
+        except TypeError:  # a number or an object: not a sequence of sizes
+            raise LabError(f"Hidden sizes {shown(text)} is not a list of sizes; write them like 128 or 512, 128.") \
+                from None
     if len(parts) > MAX_HIDDEN_LAYERS:
-        raise LabError(f"Hidden sizes: at most {MAX_HIDDEN_LAYERS} layers are accepted; got {len(parts)} ({text!r}).")
+        raise LabError(f"Hidden sizes: at most {MAX_HIDDEN_LAYERS} layers are accepted; "
+                       f"got {len(parts)} ({shown(text)}).")
     sizes = []
     for part in parts:
         try:
             sizes.append(_int("Each hidden size", part, 1, MAX_HIDDEN))
         except LabError as exc:
-            raise LabError(f"Hidden sizes {text!r}: each must be a whole number from 1 to {MAX_HIDDEN:,}; "
-                           f"{part!r} is not.") from exc
+            raise LabError(f"Hidden sizes {shown(text)}: each must be a whole number from 1 to {MAX_HIDDEN:,}; "
+                           f"{shown(part)} is not.") from exc
     return tuple(sizes)
 
 
@@ -225,7 +238,7 @@ def freeze(net: nn.Module, keep_trainable: Sequence[str] = ("fc",)) -> nn.Module
     for key in keep:
         if not any(name == key or name.startswith(key + ".") for name in names):
             roots = sorted({name.split(".")[0] for name in names})
-            raise LabError(f"keep_trainable {key!r} names no parameter of this model; top-level names: "
+            raise LabError(f"keep_trainable {shown(key)} names no parameter of this model; top-level names: "
                            f"{', '.join(roots)}.")
     for name, param in net.named_parameters():
         param.requires_grad_(any(name == key or name.startswith(key + ".") for key in keep))
@@ -378,7 +391,7 @@ def build(surgery: Surgery, weights_path: str | None = None, *, seed: int | None
         model = apply(net, surgery)
     if state is not None and not target:
         if not checkpoints.compare(model, state).ok:
-            raise LabError(f"Weights file {Path(weights_path).name!r} does not fit {surgery.arch}: "
+            raise LabError(f"Weights file {shown(Path(weights_path).name)} does not fit {surgery.arch}: "
                            f"{report.problems()}.")
         report, target = checkpoints.load_into(model, state, strict=True), "the model after the surgery"
     return Built(model, original_fc, before, children, report, target)
@@ -446,11 +459,11 @@ def changed_parts(built: Built) -> tuple[pd.DataFrame, pd.DataFrame, str, str]:
 
     def text(table: pd.DataFrame, modules: dict[str, nn.Module]) -> str:
         rows = list(zip(table["name"], table["change"], strict=True))
-        shown = [f"({n}): {modules[n]!r}" for n, c in rows if c in ("replaced", "new")]
+        lines = [f"({n}): {modules[n]!r}" for n, c in rows if c in ("replaced", "new")]
         frozen = [n for n, c in rows if c in ("frozen", "unfrozen")]
         if frozen:
-            shown.append(f"# requires_grad changed: {', '.join(frozen)}")
-        return "\n".join(shown) or "# nothing changed"
+            lines.append(f"# requires_grad changed: {', '.join(frozen)}")
+        return "\n".join(lines) or "# nothing changed"
 
     after_text = text(after_t, after_mods)
     if isinstance(built.model, (WithExtraInput, WithExtraOutput)):

@@ -286,3 +286,36 @@ def test_pitfalls_run_live():
     assert late["right"][30] == pytest.approx(0.01) and late["wrong"][30] == pytest.approx(0.1)
     assert late["wrong"][31] == pytest.approx(0.01)
     assert math.isclose(late["right"][0], 0.1)
+
+
+@pytest.mark.parametrize("params", [[1, 2], "step_size=3", 3, ("step_size", 3)])
+@pytest.mark.parametrize("fn", [S.lr_curve, S.to_code])
+def test_params_must_be_a_dict(fn, params):
+    """Issue 9, F2: a JSON list or a number where the keyword arguments belong is a sentence, not a TypeError."""
+    with pytest.raises(LabError, match="params=.* is not accepted; use a dict of keyword arguments"):
+        fn("StepLR", params)
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    (dict(name="StepLR", base_lr=-1), "base_lr=-1"),
+    (dict(name="StepLR", base_lr="abc"), "base_lr='abc'"),
+    (dict(name="StepLR", base_lr=float("inf")), "base_lr=inf"),
+    (dict(name=None, base_lr=-1), "Scheduler None"),  # the name is checked first, as in lr_curve
+    (dict(name="StepLR", steps=0, base_lr=-1), "steps=0"),
+])
+def test_to_code_refuses_what_lr_curve_refuses(kwargs, field):
+    """Issue 9, F4: to_code checks name, steps and base_lr like lr_curve, before building any optimizer."""
+    name = kwargs.pop("name")
+    messages = []
+    for fn in (S.lr_curve, S.to_code):
+        with pytest.raises(LabError) as info:
+            fn(name, {"step_size": 30}, **kwargs)
+        messages.append(str(info.value))
+    assert messages[0] == messages[1] and field in messages[0]
+
+
+def test_long_values_are_quoted_short():
+    """Issue 9, F6: a 100 kB scheduler name comes back as 60 characters and its length."""
+    with pytest.raises(LabError, match=r"…' \(100000 characters\) is not known") as info:
+        S.lr_curve("x" * 100_000)
+    assert len(str(info.value)) < 500

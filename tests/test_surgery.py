@@ -308,3 +308,21 @@ def test_extra_input_left_on_cpu_is_moved_on_cuda():
         out = model(torch.randn(2, 3, 32, 32, device=device), torch.tensor([1, 2]))  # extra on the CPU
     assert out.device.type == "cuda"
     assert "RuntimeError" in S.device_pitfall(device)["result"][2]
+
+
+def test_parse_hidden_refuses_none_and_non_sequences():
+    """Issue 9, F10: a Textbox sent JSON null is a sentence (None is refused; "" and () mean no hidden layer)."""
+    with pytest.raises(LabError, match="missing .*leave the field empty for no hidden layer"):
+        S.parse_hidden(None)
+    with pytest.raises(LabError, match="is not a list of sizes"):
+        S.parse_hidden(128)
+    assert S.parse_hidden("") == S.parse_hidden(()) == ()
+
+
+def test_long_values_are_quoted_short():
+    """Issue 9, F6: the 100 kB hidden field came back twice (200 kB); now 60 characters and its length."""
+    for make in (lambda: S.parse_hidden("x" * 100_000), lambda: S.resnet("x" * 100_000),
+                 lambda: S.Surgery(num_classes="x" * 100_000)):
+        with pytest.raises(LabError, match=r"\(100000 characters\)") as info:
+            make()
+        assert len(str(info.value)) < 600

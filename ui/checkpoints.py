@@ -20,7 +20,7 @@ from torch import nn
 
 from lab import checkpoints as ck
 from lab.device import pick_device
-from lab.errors import LabError
+from lab.errors import LabError, shown
 from lab.inspect import count_params
 from ui.common import code_box, guarded
 
@@ -104,14 +104,13 @@ def _model(models: dict | None, choice: str | None, *, private: bool = True) -> 
         return (copy.deepcopy(model).eval() if private else model), choice
     if choice not in (None, "", DEFAULT_LABEL):
         have = ", ".join(repr(k) for k in [DEFAULT_LABEL, *models])
-        shown = choice if len(choice) <= 60 else choice[:57] + "..."
-        raise LabError(f"Field 'model' is {shown!r}, which this session has not built; choose one of {have}.")
+        raise LabError(f"Field 'model' is {shown(choice)}, which this session has not built; choose one of {have}.")
     return ck.default_model().to(pick_device()), DEFAULT_LABEL
 
 
 def _keys_md(keys: list[str], n: int = 3) -> str:
-    shown = ", ".join(f"`{k}`" for k in keys[:n])
-    return shown + (f" … ({len(keys)} keys)" if len(keys) > n else f" ({len(keys)} keys)")
+    listed = ", ".join(f"`{k}`" for k in keys[:n])
+    return listed + (f" … ({len(keys)} keys)" if len(keys) > n else f" ({len(keys)} keys)")
 
 
 def _size(n: int) -> str:
@@ -147,7 +146,7 @@ def describe_model(models: dict | None, choice: str | None) -> str:
 def run_save(models: dict | None, choice: str, what: str, fmt: str, wrapper: str, unwrap_first: bool):
     """Save the chosen model; returns (file to download, facts table, code)."""
     if wrapper not in ("none", *ck.WRAPPERS):
-        raise LabError(f"Field 'wrapper' is {wrapper!r}; use none, dataparallel or ddp.")
+        raise LabError(f"Field 'wrapper' is {shown(wrapper)}; use none, dataparallel or ddp.")
     model, label = _model(models, choice)
     if wrapper != "none":
         model = ck.parallel_wrap(model, wrapper)

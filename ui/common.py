@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import gradio as gr
 
@@ -82,7 +83,7 @@ class Shared:
     schedule: gr.State
 
     @classmethod
-    def create(cls, demo: gr.Blocks) -> "Shared":
+    def create(cls, demo: gr.Blocks) -> Shared:
         return cls(
             demo=demo,
             models=gr.State({}),

@@ -20,7 +20,7 @@ import gradio as gr
 import pandas as pd
 
 from lab import schedules as S
-from lab.errors import LabError
+from lab.errors import LabError, shown
 from ui.common import Shared, code_box, guarded
 
 DEFAULT_NAME = "StepLR"
@@ -234,7 +234,7 @@ def select_scheduler(name: str, steps: Any, spe: Any, base_lr: Any, log_y: bool,
                      overlays: list[dict[str, Any]]) -> tuple:  # fmt: skip
     """A scheduler was picked: its fields with torch's defaults (examples for required ones), and its curve."""
     if name not in S.NAMES:
-        raise LabError(f"Scheduler {name!r} is not known; choose one of {', '.join(S.NAMES)}.")
+        raise LabError(f"Scheduler {shown(name)} is not known; choose one of {', '.join(S.NAMES)}.")
     params = S.default_params(name)  # OneCycleLR's total_steps stays empty: the curve's length
     current = _compute(name, params, steps, spe, base_lr, _metrics(metrics) if name == "ReduceLROnPlateau" else None)
     return (
@@ -249,7 +249,7 @@ def select_scheduler(name: str, steps: Any, spe: Any, base_lr: Any, log_y: bool,
 def apply_preset(label: str, base_lr: Any, log_y: bool) -> tuple:
     """A preset: scheduler, fields, steps; its comparison curves replace the current comparison."""
     if label not in S.PRESETS:
-        raise LabError(f"Preset {label!r} is not known; choose one of {', '.join(S.PRESETS)}.")
+        raise LabError(f"Preset {shown(label)} is not known; choose one of {', '.join(S.PRESETS)}.")
     preset = S.PRESETS[label]
     name, params, steps, spe = preset["name"], preset["params"], preset["steps"], preset["steps_per_epoch"]
     in_epochs = spe > 1
@@ -257,10 +257,10 @@ def apply_preset(label: str, base_lr: Any, log_y: bool) -> tuple:
     overlays = [_compute(n, p, steps, spe, base_lr, None) for n, p in preset["compare"]]
     for entry in overlays:
         entry.pop("code")  # overlays keep only what the figure needs
-    shown = {**S.default_params(name), **params}
+    values = {**S.default_params(name), **params}
     return (
         name, steps, spe, in_epochs,
-        *_field_updates(name, shown),
+        *_field_updates(name, values),
         gr.update(visible=name == "ReduceLROnPlateau", value=""),
         _help(name),
         overlays,
@@ -290,7 +290,7 @@ def remove_overlay(overlays: list[dict[str, Any]], picked: str | None, current: 
     if not overlays:
         raise LabError("The comparison is empty; add a curve first.")
     if picked not in choices:
-        raise LabError(f"Curve {picked!r} is not in the comparison; pick one of the listed curves.")
+        raise LabError(f"Curve {shown(picked)} is not in the comparison; pick one of the listed curves.")
     overlays.pop(choices.index(picked))
     return overlays, _figure(current, overlays, log_y, in_epochs), _overlay_choices(overlays)
 
@@ -315,7 +315,7 @@ def curve_json(name: str, params_json: str = "{}", steps: int = DEFAULT_STEPS, s
     except json.JSONDecodeError as exc:
         raise LabError(f"params_json is not valid JSON ({exc.msg} at character {exc.pos}).") from None
     if not isinstance(params, dict):
-        raise LabError(f"params_json must be a JSON object like {{\"step_size\": 30}}, not {params_json[:40]!r}.")
+        raise LabError(f"params_json must be a JSON object like {{\"step_size\": 30}}, not {shown(params_json)}.")
     current = _compute(name, params, steps, steps_per_epoch, base_lr, None)
     df = current["df"]
     out = {"name": name, "params": current["params"], "label": current["label"], "code": current["code"]}
@@ -331,7 +331,7 @@ def show_pitfall(kind: str, base_lr: Any) -> tuple:
     """Run the tutorial's loop and the correct one; both lr curves, the explanation and both loops."""
     base_lr = DEFAULT_LR if base_lr is None else base_lr
     if isinstance(base_lr, bool) or not isinstance(base_lr, (int, float)) or not 0 < base_lr <= 10:
-        raise LabError(f"base_lr={base_lr!r} is not accepted; use a number above 0 and at most 10.")
+        raise LabError(f"base_lr={shown(base_lr)} is not accepted; use a number above 0 and at most 10.")
     df = S.pitfall_curve(kind, base_lr=float(base_lr))
     pitfall = S.PITFALLS[kind]
     wrong = df.rename(columns={"wrong": "lr"})[["step", "epoch", "lr"]]
