@@ -775,7 +775,13 @@ def load_with_config(
     map_location: Any = "cpu",
     strict: bool = True,
 ) -> tuple[nn.Module, dict]:
-    """Rebuild a model with `build(**config)` from the sidecar JSON, then load the weights safely into it."""
+    """Rebuild a model with `build(**config)` from the sidecar JSON, then load the weights safely into it.
+
+    Two JSON layouts are accepted: flat constructor arguments, as `save_with_config` writes them
+    ({"n_channels": 3, "depth": 3, ...}), or those arguments nested under "config" beside other facts
+    ({"config": {...}, "train": {...}}, like the shipped assets/unet_small.json). Returns (model, the
+    constructor arguments used). Arguments `build` does not take raise LabError.
+    """
     sidecar = config_path(path)
     if not sidecar.is_file():
         raise LabError(
@@ -789,7 +795,15 @@ def load_with_config(
         ) from exc
     if not isinstance(config, dict):
         raise LabError(f"Config file {shown(sidecar.name)} holds a {type(config).__name__}; a JSON object is accepted.")
-    model = build(**config)
+    if isinstance(config.get("config"), dict):
+        config = config["config"]  # nested layout: the constructor arguments sit beside other facts
+    try:
+        model = build(**config)
+    except TypeError as exc:  # a key the constructor does not take, or a missing required one
+        raise LabError(
+            f"Config file {shown(sidecar.name)} does not fit {getattr(build, '__name__', 'the model')} ({exc}); "
+            "use the JSON saved with these weights."
+        ) from exc
     load_into(model, load(path, map_location=map_location), strict=strict)
     return model, config
 
