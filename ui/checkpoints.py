@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
-import shutil
 import tempfile
-import time
 from pathlib import Path
 
 import gradio as gr
@@ -22,7 +20,7 @@ from lab import checkpoints as ck
 from lab.device import pick_device
 from lab.errors import LabError, shown
 from lab.inspect import count_params
-from ui.common import code_box, guarded
+from ui.common import code_box, download_dir, guarded
 
 __all__ = [
     "build",
@@ -51,7 +49,6 @@ WHAT_CHOICES = [
 ]
 CASES = [("single", "single"), ("single", "multi"), ("multi", "single"), ("multi", "multi")]
 CASE_CHOICES = [(f"saved {saved}, loaded {loaded}", f"{saved}-{loaded}") for saved, loaded in CASES]
-_WORK_ROOT = Path(tempfile.gettempdir()) / "lab-checkpoints"
 _KEEP_S = 900  # downloads are copied into Gradio's cache when returned; our copies go after 15 min
 
 INTRO = """### 5.4 · Saving and loading, without the traps
@@ -77,15 +74,7 @@ only with `weights_only=True` or as safetensors."""
 
 def _work_dir() -> Path:
     """A fresh directory for one download; directories older than 15 minutes are removed on the way."""
-    _WORK_ROOT.mkdir(parents=True, exist_ok=True)
-    now = time.time()
-    for old in _WORK_ROOT.iterdir():
-        try:
-            if now - old.stat().st_mtime > _KEEP_S:
-                shutil.rmtree(old, ignore_errors=True)
-        except FileNotFoundError:
-            pass  # another session pruned it first
-    return Path(tempfile.mkdtemp(dir=_WORK_ROOT))
+    return download_dir("checkpoints", keep_s=_KEEP_S)
 
 
 def _slug(label: str) -> str:

@@ -5,15 +5,19 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import shutil
+import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from lab.errors import LabError
 
-__all__ = ["guarded", "Shared", "INTERNAL_ERROR", "code_box"]
+__all__ = ["guarded", "Shared", "INTERNAL_ERROR", "code_box", "download_dir"]
 
 log = logging.getLogger("lab.ui")
 
@@ -95,3 +99,21 @@ class Shared:
 def code_box(label: str = "PyTorch code", **kwargs: Any) -> gr.Code:
     """The code panel every tab has: Python, copy button, read-only."""
     return gr.Code(label=label, language="python", interactive=False, buttons=["copy"], **kwargs)
+
+
+def download_dir(tab: str, keep_s: float = 900.0) -> Path:
+    """A fresh folder for one file a tab hands out, under `<tmp>/lab-<tab>/`; folders older than `keep_s` go.
+
+    Gradio copies a returned file into its own cache (cleaned by `Blocks(delete_cache=...)`), so our copy is only
+    needed for the moment of returning it; pruning on each call keeps the temp dir bounded however many runs.
+    """
+    root = Path(tempfile.gettempdir()) / f"lab-{tab}"
+    root.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    for old in root.iterdir():
+        try:
+            if now - old.stat().st_mtime > keep_s:
+                shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
+        except OSError:
+            pass  # another session pruned it first
+    return Path(tempfile.mkdtemp(dir=root))

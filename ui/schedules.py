@@ -10,10 +10,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import tempfile
-import time
-import uuid
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -21,14 +17,13 @@ import pandas as pd
 
 from lab import schedules as S
 from lab.errors import LabError, shown
-from ui.common import Shared, code_box, guarded
+from ui.common import Shared, code_box, download_dir, guarded
 
 DEFAULT_NAME = "StepLR"
 DEFAULT_PARAMS = {"step_size": 30, "gamma": 0.1}  # the tutorial's StepLR(optimizer, 30, 0.1)
 DEFAULT_STEPS, DEFAULT_SPE, DEFAULT_LR = 100, 1, 0.1
 MAX_OVERLAYS = 8
 TABLE_ROWS = 1000  # longer curves show every k-th row; the CSV has every step
-CSV_DIR = Path(tempfile.gettempdir()) / "lab-schedules"
 CSV_MAX_AGE_S = 3600
 
 # which pooled component shows a parameter of each kind
@@ -143,15 +138,7 @@ def _help(name: str) -> str:
 
 
 def _write_csv(df: pd.DataFrame, name: str) -> str:
-    CSV_DIR.mkdir(exist_ok=True)
-    now = time.time()
-    for old in CSV_DIR.glob("*.csv"):  # this tab's own files only; gradio's cache copy has delete_cache
-        try:
-            if now - old.stat().st_mtime > CSV_MAX_AGE_S:
-                old.unlink()
-        except OSError:
-            pass
-    path = CSV_DIR / f"lr-{name}-{uuid.uuid4().hex[:8]}.csv"
+    path = download_dir("schedules", keep_s=CSV_MAX_AGE_S) / f"lr-{name}.csv"
     df.to_csv(path, index=False)
     return str(path)
 
