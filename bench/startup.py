@@ -74,7 +74,8 @@ def time_app() -> tuple[float, float]:
 
 def fmt(values: list[float], unit: str) -> str:
     spread = (max(values) - min(values)) / 2
-    return f"median {statistics.median(values):.2f} {unit} (min {min(values):.2f}, max {max(values):.2f}, ±{spread:.2f})"
+    median = statistics.median(values)
+    return f"median {median:.2f} {unit} (min {min(values):.2f}, max {max(values):.2f}, ±{spread:.2f})"
 
 
 def main() -> None:
@@ -89,7 +90,8 @@ def main() -> None:
     t_app, r_app = [t for t, _ in apps], [r for _, r in apps]
     ratio_t = statistics.median(t_app) / statistics.median(t_imp)
     ratio_r = statistics.median(r_app) / statistics.median(r_imp)
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    cpu = platform.processor() or platform.machine()
+    print(f"machine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"command: python bench/startup.py --runs {args.runs}")
     print(f"import torch, torchvision, gradio: {fmt(t_imp, 's')}; RSS {fmt(r_imp, 'MiB')}")
     print(f"python app.py until HTTP 200:     {fmt(t_app, 's')}; RSS {fmt(r_app, 'MiB')}")

@@ -514,9 +514,12 @@ def load(
     refuses bigger files before reading them (None: no limit).
     """
     path = Path(path)
-    if not path.is_file():
+    try:
+        size = path.stat().st_size if path.is_file() else None
+    except (OSError, ValueError):  # a name the OS refuses (too long, NUL byte) names no file either
+        size = None
+    if size is None:
         raise LabError(f"File {shown(str(path))} does not exist; upload or choose a checkpoint file.")
-    size = path.stat().st_size
     if size == 0:
         raise LabError(f"File {shown(path.name)} is empty (0 bytes); a checkpoint file is accepted.")
     if max_bytes is not None and size > max_bytes:

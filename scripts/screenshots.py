@@ -16,6 +16,10 @@ from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 ROOT = Path(__file__).resolve().parents[1]
+# Tabs whose main action streams: wait for this text in this element before the shot.
+DONE = {"train": ("#train-status", "Done")}
+# Tabs with a second action worth showing: a selector to click after the main one.
+THEN = {"unet": "#unet-gallery button:has-text('cells_00') >> nth=0", "checkpoints": "#checkpoints-cases-run"}
 sys.path.insert(0, str(ROOT))
 
 from tests.conftest import CHROMIUM, CHROMIUM_FLAGS, free_port  # noqa: E402
@@ -41,8 +45,9 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    import app
     from playwright.sync_api import sync_playwright
+
+    import app
 
     _, url, _ = app.demo.launch(prevent_thread_lock=True, server_port=free_port(), quiet=True, **app.LAUNCH_KW)
     try:
@@ -64,6 +69,12 @@ def main() -> None:
                 button = panel.locator("button.primary:visible").first
                 if button.count():
                     button.click()
+                    if tab_id in DONE:
+                        selector, text = DONE[tab_id]
+                        page.locator(selector).filter(has_text=text).wait_for(timeout=180_000)
+                    wait_idle(page)
+                if tab_id in THEN:
+                    page.locator(THEN[tab_id]).click()
                     wait_idle(page)
                 path = out / f"{tab_id}.png"
                 page.screenshot(path=str(path), full_page=True)

@@ -15,6 +15,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from hypothesis import settings as hypothesis_settings  # noqa: E402
+
+# CI (CI=true) runs the property and fuzz tests on hypothesis' fixed examples, so a green commit stays green;
+# a local run explores new random cases each time (LAB_FUZZ_EXAMPLES widens the fuzz run).
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 CHROMIUM = Path(os.environ.get("LAB_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_FLAGS = [

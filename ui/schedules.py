@@ -216,6 +216,13 @@ def show_curve(name: str, steps: Any, spe: Any, base_lr: Any, log_y: bool, in_ep
     return _view(current, overlays or [], log_y, in_epochs)
 
 
+def show_curve_on_open(*args: Any) -> tuple:
+    """show_curve, leaving `shared.schedule` alone: only a schedule the user picks or edits goes to the Train tab."""
+    out = list(show_curve(*args))
+    out[5] = gr.skip()
+    return tuple(out)
+
+
 @guarded
 def select_scheduler(name: str, steps: Any, spe: Any, base_lr: Any, log_y: bool, in_epochs: bool, metrics: str,
                      overlays: list[dict[str, Any]]) -> tuple:  # fmt: skip
@@ -417,10 +424,11 @@ def build(shared: Shared) -> None:
                 in_epochs.input, metrics.submit, metrics.blur]  # fmt: skip
     for f in fields:
         triggers += [f.input] if isinstance(f, (gr.Dropdown, gr.Checkbox)) else [f.submit, f.blur]
-    if isinstance(tab, gr.Tab):
-        triggers.insert(0, tab.select)
     gr.on(triggers, show_curve, inputs=[name, *common, overlays, *fields], outputs=view,
           api_name="schedules_curve", trigger_mode="always_last")  # fmt: skip
+    if isinstance(tab, gr.Tab):  # opening the tab draws the curve but chooses nothing for the Train tab
+        tab.select(show_curve_on_open, inputs=[name, *common, overlays, *fields], outputs=view,
+                   api_name="schedules_open", trigger_mode="always_last")  # fmt: skip
     name.input(select_scheduler, inputs=[name, *common, overlays], outputs=[*fields, metrics, help_md, *view],
                api_name="schedules_select", trigger_mode="always_last")  # fmt: skip
     preset.input(apply_preset, inputs=[preset, base_lr, log_y],
