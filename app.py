@@ -6,25 +6,25 @@ Hugging Face Space the same file runs unchanged. Tabs live in `ui/`, the backend
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 
 import gradio as gr
 
 from lab.device import describe
+from ui import checkpoints, compose, losses, schedules, surgery, train, unet
 from ui.common import Shared
 
-# Tab modules in page order: (module in ui/, tab label). Each exposes build(shared).
-TABS = (
-    ("compose", "Compose"),
-    ("unet", "U-Net"),
-    ("surgery", "ResNet surgery"),
-    ("checkpoints", "Checkpoints"),
-    ("losses", "Losses"),
-    ("schedules", "LR schedules"),
-    ("train", "Train"),
+# Tabs in page order: (id, label, module with build(shared)).
+TAB_MODULES = (
+    ("compose", "Compose", compose),
+    ("unet", "U-Net", unet),
+    ("surgery", "ResNet surgery", surgery),
+    ("checkpoints", "Checkpoints", checkpoints),
+    ("losses", "Losses", losses),
+    ("schedules", "LR schedules", schedules),
+    ("train", "Train", train),
 )
+TABS = tuple((tab_id, label) for tab_id, label, _ in TAB_MODULES)
 
 THEME = gr.themes.Soft(primary_hue="blue", neutral_hue="slate")
 CSS = """
@@ -50,11 +50,8 @@ def build_demo() -> gr.Blocks:
     with gr.Blocks(title="PyTorch lab", delete_cache=(1800, 3600)) as demo:
         gr.Markdown(header_text(), elem_id="lab-header")
         shared = Shared.create(demo)
-        for module_name, label in TABS:
-            if importlib.util.find_spec(f"ui.{module_name}") is None:
-                continue  # a tab not written yet is absent, never a placeholder
-            module = importlib.import_module(f"ui.{module_name}")
-            with gr.Tab(label, id=module_name, elem_id=f"tab-{module_name}"):
+        for tab_id, label, module in TAB_MODULES:
+            with gr.Tab(label, id=tab_id, elem_id=f"tab-{tab_id}"):
                 module.build(shared)
     demo.queue(default_concurrency_limit=2)
     return demo

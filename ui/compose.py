@@ -5,6 +5,8 @@ Thin adapter over `lab.compose`: layout first, events last; every callback goes 
 
 from __future__ import annotations
 
+import inspect
+
 import gradio as gr
 import pandas as pd
 
@@ -40,17 +42,7 @@ BARE_CODE = """layers = nn.ModuleList([nn.Linear(784, 256), nn.ReLU()])
 layers.append(nn.Linear(256, 10))
 layers(x)  # the list itself has no forward"""
 
-LOOP_CODE = """class ListNet(nn.Module):
-    def __init__(self, layers):
-        super().__init__()
-        self.layers = nn.ModuleList(layers)
-
-    def forward(self, x):
-        for layer in self.layers:
-            x = layer(x)
-        return x
-
-ListNet(layers)(x)"""
+LOOP_CODE = inspect.getsource(compose.ListNet) + "\n\nListNet(layers)(x)"  # the class the lab itself runs
 
 DICT_CODE = """net = nn.ModuleDict({"linear": nn.Linear(784, 256), "act": nn.ReLU()})
 net["output"] = nn.Linear(256, 10)
