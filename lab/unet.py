@@ -13,6 +13,7 @@ output has the input's height and width.
 
 from __future__ import annotations
 
+import inspect
 from typing import TYPE_CHECKING
 
 import torch
@@ -376,73 +377,13 @@ def u_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
     return fig
 
 
-_CODE_BLOCKS = '''import torch
+# The code panel shows the very blocks the lab runs (their source), then a UNet without the lab's input checks.
+_CODE_IMPORTS = """import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
-
-
-class DoubleConv(nn.Module):
-    """(convolution => [BN] => ReLU) * 2"""
-
-    def __init__(self, in_channels, out_channels, mid_channels=None):
-        super().__init__()
-        if not mid_channels:
-            mid_channels = out_channels
-        self.double_conv = nn.Sequential(
-            nn.Conv2d(in_channels, mid_channels, kernel_size=3, padding=1, bias=False),
-            nn.BatchNorm2d(mid_channels),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(mid_channels, out_channels, kernel_size=3, padding=1, bias=False),
-            nn.BatchNorm2d(out_channels),
-            nn.ReLU(inplace=True),
-        )
-
-    def forward(self, x):
-        return self.double_conv(x)
-
-
-class Down(nn.Module):
-    """Downscaling with maxpool then double conv"""
-
-    def __init__(self, in_channels, out_channels):
-        super().__init__()
-        self.maxpool_conv = nn.Sequential(nn.MaxPool2d(2), DoubleConv(in_channels, out_channels))
-
-    def forward(self, x):
-        return self.maxpool_conv(x)
-
-
-class Up(nn.Module):
-    """Upscaling, pad to the skip's size, concatenate the skip (not a residual add), then double conv"""
-
-    def __init__(self, in_channels, out_channels, bilinear=True):
-        super().__init__()
-        if bilinear:
-            self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
-            self.conv = DoubleConv(in_channels, out_channels, in_channels // 2)
-        else:
-            self.up = nn.ConvTranspose2d(in_channels, in_channels // 2, kernel_size=2, stride=2)
-            self.conv = DoubleConv(in_channels, out_channels)
-
-    def forward(self, x1, x2):
-        x1 = self.up(x1)
-        diff_y = x2.size(2) - x1.size(2)
-        diff_x = x2.size(3) - x1.size(3)
-        x1 = F.pad(x1, [diff_x // 2, diff_x - diff_x // 2, diff_y // 2, diff_y - diff_y // 2])
-        return self.conv(torch.cat([x2, x1], dim=1))
-
-
-class OutConv(nn.Module):
-    def __init__(self, in_channels, out_channels):
-        super().__init__()
-        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size=1)
-
-    def forward(self, x):
-        return self.conv(x)
-
-
-class UNet(nn.Module):
+"""
+_CODE_UNET = '''class UNet(nn.Module):
     """The tutorial's UNet(n_channels, n_classes, bilinear) with a chosen width and depth."""
 
     def __init__(self, n_channels, n_classes, bilinear=True, base_channels=64, depth=4):
@@ -482,8 +423,9 @@ def to_code(
     """Runnable, self-contained PyTorch that builds the same U-Net, prints it, counts its parameters
     and FLOPs (on the meta device: no memory, no arithmetic) and reports the output shape."""
     check_build(n_channels, n_classes, bilinear, base_channels, depth, height, width)
+    blocks = "\n\n".join(inspect.getsource(block) for block in (DoubleConv, Down, Up, OutConv))
     return (
-        _CODE_BLOCKS
+        f"{_CODE_IMPORTS}\n\n{blocks}\n\n{_CODE_UNET}"
         + f"""
 
 config = dict(n_channels={n_channels}, n_classes={n_classes}, bilinear={bool(bilinear)},
