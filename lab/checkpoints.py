@@ -10,7 +10,11 @@ Scope
   unpickling needs other Python globals (a pickled whole model, a `state_dict` saved without
   parentheses, an argparse Namespace, a hostile `__reduce__`) raises LabError and none of its code runs.
   The format is read from the file's first bytes, not its name; empty, truncated, corrupt, oversized and
-  not-a-checkpoint files raise LabError.
+  not-a-checkpoint files raise LabError with a sentence in the visitor's terms (never torch's or the OS's text).
+- Bounded work on untrusted files (issue 12): before anything is unpickled, the pickle's instructions are
+  counted and its globals listed without running them (`MAX_PICKLE_OPS`, `MAX_PICKLE_BYTES`, zip entries);
+  every walk over a loaded object goes through `walk`, which counts visits (a shared dict once per path to it)
+  and depth. What the lab saves it loads back: `save` refuses a file over `UPLOAD_MAX_BYTES` up front.
 - `load_into`: finds the weights inside training checkpoints, fixes leading wrapper prefixes (`module.`
   from DataParallel/DDP, `module.module.` from double wrapping, `_orig_mod.` from torch.compile) in either
   direction, skips non-tensor extras such as the tutorial U-Net's `mask_values`, and reports shape
@@ -28,11 +32,15 @@ import argparse
 import atexit
 import copy
 import datetime
+import functools
 import hashlib
 import inspect
+import io
+import itertools
 import json
 import os
 import pickle
+import pickletools
 import re
 import socket
 import struct
@@ -40,7 +48,7 @@ import tempfile
 import threading
 import zipfile
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +56,7 @@ from typing import Any
 import pandas as pd
 import torch
 import torch.distributed as dist
-from safetensors import SafetensorError, safe_open
+from safetensors import safe_open
 from safetensors.torch import save_file as st_save_file
 from torch import nn
 from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
@@ -62,6 +70,15 @@ __all__ = [
     "WRAPPER_PREFIXES",
     "MAX_LOAD_BYTES",
     "UPLOAD_MAX_BYTES",
+    "LEGACY_MAX_BYTES",
+    "MAX_PICKLE_BYTES",
+    "MAX_PICKLE_OPS",
+    "MAX_ZIP_ENTRIES",
+    "MAX_VISITS",
+    "MAX_DEPTH",
+    "WalkLimit",
+    "walk",
+    "file_bytes",
     "LoadReport",
     "CaseResult",
     "save",
@@ -105,9 +122,25 @@ WRAPPERS = ("dataparallel", "ddp")
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 # Keys under which training checkpoints keep the model's weights (5.4.5, torchvision references, Lightning, timm).
 WEIGHT_KEYS = ("model", "state_dict", "model_state_dict", "model_state", "net", "network", "weights", "params")
-MAX_LOAD_BYTES = 1 << 30  # 1 GiB: resnet152 weights are 240 MB; anything bigger is not for a 2-core Space
-UPLOAD_MAX_BYTES = 50 * 1024 * 1024  # matches app.LAUNCH_KW["max_file_size"]
-_SAFETENSORS_MAX_HEADER = 100 * 1024 * 1024  # the safetensors library's own header limit
+# What the lab loads back is what it saves (issue 12, item 7). The largest file a tab can hand out is the
+# Surgery tab's largest model (ResNet-152, four hidden layers of 4,096, 10,000 classes, 1,024 extra inputs and the
+# extra output: 162 M parameters, 619 MiB in fp32, in every format and wrapper; a 5.4.5 checkpoint's fresh
+# optimizer adds no tensors). The U-Net and Train tabs stop at 100 M parameters (382 MiB), Compose at 50 M.
+# `save` refuses a file over this up front, so every download loads back; app.py's max_file_size is this number.
+# Zip checkpoints are memory-mapped when loaded: a big file costs page cache, not heap.
+UPLOAD_MAX_BYTES = 640 * 2**20
+MAX_LOAD_BYTES = UPLOAD_MAX_BYTES  # `load`'s default limit: the same one number
+# Untrusted files are bounded by counts, not only by size: a 2 kB pickle can describe 2^40 paths through one
+# shared dict, and a 20 MB one ten million objects (13 s and 114 MB to unpickle).
+LEGACY_MAX_BYTES = 256 * 2**20  # pre-1.6 (non-zip) torch files are read into memory, not mapped
+MAX_PICKLE_BYTES = 16 * 2**20  # a file's object list (data.pkl): ResNet-152 DDP checkpoint, 125 kB
+MAX_PICKLE_OPS = 500_000  # pickle instructions, counted before unpickling: ~37 per tensor, ~13,000 tensors
+MAX_ZIP_ENTRIES = MAX_PICKLE_OPS // 10  # one record per tensor storage, and each costs over 10 instructions
+MAX_VISITS = 200_000  # entries one walk over a loaded object may visit (a shared entry once per path to it)
+MAX_DEPTH = 64  # nesting levels a walk follows; real checkpoints nest fewer than 10
+_SAFETENSORS_MAX_HEADER = 16 * 2**20  # tensor names, dtypes, shapes, offsets: ~100 bytes a tensor
+_MAX_WRAPPERS = 8  # leading wrapper prefixes looked for ("module.module." is 2)
+_MAX_SIDECAR_BYTES = 1 << 20  # a config JSON beside weights
 _HASH_CHUNK = 1 << 20
 _DEFER_FREE_BYTES = 16 * 2**20  # replacing a file at least this big frees the old one on a background thread
 _ORDER_KEY = "lab.key_order"  # safetensors metadata entry: the state_dict's key order as a JSON list
@@ -165,9 +198,12 @@ def add_prefix(state_dict: Mapping[str, Any], prefix: str = "module.") -> Ordere
 
 
 def _leading_wrappers(keys: list[str]) -> str:
-    """The wrapper prefixes that lead every key, e.g. "module.module." for a double-wrapped model."""
+    """The wrapper prefixes that lead every key, e.g. "module.module." for a double-wrapped model.
+
+    At most `_MAX_WRAPPERS` of them: a key of "module." repeated a million times must not cost a million passes.
+    """
     prefix = ""
-    while keys:
+    for _ in range(_MAX_WRAPPERS if keys else 0):
         for candidate in WRAPPER_PREFIXES:
             if all(key.startswith(prefix + candidate) for key in keys):
                 prefix += candidate
@@ -188,8 +224,169 @@ def unwrap(model: nn.Module) -> nn.Module:
             return model
 
 
-def _is_tensor_mapping(obj: Any) -> bool:
-    return isinstance(obj, Mapping) and any(isinstance(v, torch.Tensor) for v in obj.values())
+# ----------------------------------------------------------------------------------------------------------
+# Bounded walks over loaded objects (issue 12): every reader of a loaded object goes through `walk`
+# ----------------------------------------------------------------------------------------------------------
+
+
+class WalkLimit(LabError):
+    """A walk over a loaded object reached its visit budget or its depth limit; the message says which."""
+
+
+_CONTAINERS = (Mapping, list, tuple, set, frozenset, nn.Module)
+_END = object()
+
+
+def _children(obj: Any, containers: tuple[type, ...]) -> Iterator[tuple[Any, Any]] | None:
+    """(key, child) pairs of a container, produced lazily (a list of 10^7 ints costs nothing until walked), or None.
+
+    A mapping is read through its type's `items`, never the instance's: the weights-only unpickler lets a file set
+    attributes on an OrderedDict, `items` among them. A module's children are its state_dict entries (only
+    trusted objects hold modules: weights_only refuses them).
+    """
+    if isinstance(obj, torch.Tensor) or not isinstance(obj, containers):
+        return None
+    if isinstance(obj, nn.Module):
+        return iter(obj.state_dict().items())
+    if isinstance(obj, Mapping):
+        return iter(type(obj).items(obj))
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return enumerate(obj)
+    return None
+
+
+def walk(
+    obj: Any,
+    *,
+    levels: int | None = None,
+    containers: tuple[type, ...] = _CONTAINERS,
+    max_visits: int = MAX_VISITS,
+    max_depth: int = MAX_DEPTH,
+    what: str = "The checkpoint",
+) -> Iterator[tuple[tuple, Any]]:
+    """Every (path, value) in `obj`, parents before children: `()` for `obj` itself, then key paths.
+
+    Iterative (an explicit stack of child iterators), so nesting never meets Python's recursion limit, and
+    bounded by visits, not by distinct objects: a dict referenced twice at each of 40 levels counts 2^41
+    visits, so the walk stops at `max_visits` instead of running for hours. Past `max_visits` visits or
+    `max_depth` levels it raises `WalkLimit` (a LabError) whose sentence starts with `what`. `levels` stops
+    opening containers at that depth (their entries are not walked and no error is raised); `containers` says
+    which types are opened (mappings, lists, tuples, sets and modules by default; tensors never).
+    """
+    yield (), obj
+    visits = 1
+    top = None if levels == 0 else _children(obj, containers)
+    stack = [(top, ())] if top is not None else []
+    while stack:
+        entries, path = stack[-1]
+        item = next(entries, _END)
+        if item is _END:
+            stack.pop()
+            continue
+        key, child = item
+        visits += 1
+        if visits > max_visits:
+            raise WalkLimit(
+                f"{what} holds more than {max_visits:,} entries to look through (an entry shared by several "
+                f"places counts once per place); files with at most {max_visits:,} are accepted."
+            )
+        if len(path) >= max_depth:
+            raise WalkLimit(
+                f"{what} nests containers more than {max_depth} levels deep; files nested at most "
+                f"{max_depth} levels deep are accepted."
+            )
+        child_path = (*path, key)
+        yield child_path, child
+        if levels is None or len(child_path) < levels:
+            inner = _children(child, containers)
+            if inner is not None:
+                stack.append((inner, child_path))
+
+
+def _brief(value: Any, limit: int = 60) -> str | None:
+    """`repr(value)` if it is at most `limit` characters, else None, at a cost bounded by `limit`.
+
+    A walk of at most `limit` visits first checks that `value` is small plain data (lists, tuples, sets of
+    numbers, short strings, dtypes, devices); only then is repr called, so a list of 10^7 ints, a 600-digit
+    int or a tensor never has its repr built.
+    """
+    try:
+        for _, item in walk(value, max_visits=limit, max_depth=limit // 2, containers=(list, tuple, set, frozenset)):
+            if isinstance(item, (str, bytes)):
+                if len(item) > limit:
+                    return None
+            elif isinstance(item, int):  # bool too
+                if item.bit_length() > 4 * limit:  # ~1.2 digits per 4 bits: certainly longer than `limit`
+                    return None
+            elif type(item) in (list, tuple, set, frozenset, torch.Size):
+                continue
+            elif not isinstance(item, (float, complex, type(None), torch.dtype, torch.device)):
+                return None
+    except WalkLimit:
+        return None
+    text = repr(value)
+    return text if len(text) <= limit else None
+
+
+def _key_text(key: Any, limit: int = 200) -> str:
+    """A key as a table shows it: a string as it is (cut to `limit`), anything else by a short repr or its type."""
+    if isinstance(key, str):
+        return _cut(key, limit)
+    return _brief(key) or f"<{type(key).__name__}>"
+
+
+def _key_shown(key: Any) -> str:
+    """A key quoted in a sentence: `shown` for strings (quotes, cut), else a short repr or its type."""
+    return shown(key) if isinstance(key, str) else (_brief(key) or f"a {type(key).__name__}")
+
+
+# Tensor dtypes `load_state_dict` can copy into a model's weights (bits, 1-7 bit ints and packed fp4 cannot).
+_COPYABLE_DTYPES = frozenset(
+    getattr(torch, name)
+    for name in (
+        "float64 float32 float16 bfloat16 complex128 complex64 complex32 bool uint8 int8 int16 int32 int64 "
+        "uint16 uint32 uint64 float8_e4m3fn float8_e5m2 float8_e4m3fnuz float8_e5m2fnuz"
+    ).split()
+    if hasattr(torch, name)
+)
+
+
+def _plain_tensor(t: torch.Tensor) -> bool:
+    """A dense tensor with data, of a dtype a model's weights can take (not sparse, quantized, nested or meta)."""
+    return (
+        t.layout == torch.strided
+        and not t.is_quantized
+        and not t.is_nested
+        and t.device.type != "meta"
+        and t.dtype in _COPYABLE_DTYPES
+    )
+
+
+def _clean_tensor(t: torch.Tensor) -> torch.Tensor:
+    """`t`, or a plain view of it when it carries instance attributes (a file can set `t.numel = ...`)."""
+    return t if type(t) is torch.Tensor and not vars(t) else torch.Tensor.detach(t)
+
+
+def _clean_metadata(metadata: Any) -> OrderedDict | None:
+    """A state_dict's `_metadata` (module path -> {"version": int}) rebuilt from plain values, or None.
+
+    From a file it is whatever the unpickler allowed, and `load_state_dict` hands each entry to the modules'
+    `_load_from_state_dict`, which reads its "version" and compares it with ints.
+    """
+    if not isinstance(metadata, Mapping):
+        return None
+    out = OrderedDict()
+    for path, value in walk(metadata, levels=1, containers=(Mapping,), what="The checkpoint's module versions"):
+        if len(path) == 1 and isinstance(path[0], str) and isinstance(value, dict):
+            version = dict.get(value, "version")
+            ok = isinstance(version, int) and not isinstance(version, bool) and 0 <= version < 2**16
+            out[path[0]] = {"version": version} if ok else {}
+    return out
+
+
+def _skipped(keys: list[Any], one: str, many: str, why: str) -> str:
+    listed = ", ".join(_key_shown(k) for k in keys[:5])
+    return f"skipped {len(keys)} {one if len(keys) == 1 else many} ({listed}): {why}"
 
 
 def find_state_dict(obj: Any) -> tuple[OrderedDict, list[str]]:
@@ -197,7 +394,9 @@ def find_state_dict(obj: Any) -> tuple[OrderedDict, list[str]]:
 
     Accepts a state_dict, a training checkpoint dict (weights under "model", "state_dict",
     "model_state_dict", ...), or a whole nn.Module. Non-tensor entries (e.g. the tutorial U-Net's
-    `mask_values`) are skipped with a note.
+    `mask_values`), tensors under keys that are not strings, and tensors no model can take (sparse,
+    quantized, nested, meta, packed dtypes) are skipped with a note. Reads two levels with one bounded `walk`
+    and goes one level deeper at most twice (a module, then the weights it holds).
     """
     notes: list[str] = []
     if isinstance(obj, nn.Module):
@@ -208,37 +407,63 @@ def find_state_dict(obj: Any) -> tuple[OrderedDict, list[str]]:
             f"The checkpoint holds a {type(obj).__name__}, not weights; a state_dict (a dict of tensors) "
             "or a training checkpoint dict is accepted."
         )
-    if not _is_tensor_mapping(obj):
-        for key in WEIGHT_KEYS:
-            inner = obj.get(key)
-            if isinstance(inner, nn.Module) or _is_tensor_mapping(inner):
-                sd, inner_notes = find_state_dict(inner)
-                others = [k for k in obj if k != key]
+    entries: list[tuple[Any, Any]] = []  # the top level, in order
+    holders: list[int] = []  # entries that are mappings with a tensor directly inside
+    for path, value in walk(obj, levels=2, containers=(Mapping,)):
+        if len(path) == 1:
+            entries.append((path[0], value))
+        elif len(path) == 2 and isinstance(value, torch.Tensor) and holders[-1:] != [len(entries) - 1]:
+            holders.append(len(entries) - 1)
+    if not any(isinstance(value, torch.Tensor) for _, value in entries):
+        for name in WEIGHT_KEYS:
+            hit = next(
+                (
+                    i
+                    for i, (key, value) in enumerate(entries)
+                    if isinstance(key, str) and key == name and (isinstance(value, nn.Module) or i in holders)
+                ),
+                None,
+            )
+            if hit is not None:
+                sd, inner_notes = find_state_dict(entries[hit][1])  # a module or a tensor mapping: ends there
+                others = [key for i, (key, _) in enumerate(entries) if i != hit]
                 notes.append(
-                    f"training checkpoint: weights found under {shown(key)}"
-                    + (f"; also holds {', '.join(map(shown, others[:6]))}" if others else "")
+                    f"training checkpoint: weights found under {shown(name)}"
+                    + (f"; also holds {', '.join(map(_key_shown, others[:6]))}" if others else "")
                 )
                 return sd, notes + inner_notes
-        nested = [k for k, v in obj.items() if _is_tensor_mapping(v)]
-        if len(nested) == 1:
-            notes.append(f"weights found under {shown(nested[0])}")
-            sd, inner_notes = find_state_dict(obj[nested[0]])
+        if len(holders) == 1:
+            key, inner = entries[holders[0]]
+            notes.append(f"weights found under {_key_shown(key)}")
+            sd, inner_notes = find_state_dict(inner)
             return sd, notes + inner_notes
-        listed = ", ".join(map(shown, list(obj)[:8])) or "none"
+        listed = ", ".join(_key_shown(key) for key, _ in entries[:8]) or "none"
         raise LabError(
             f"No weights found in the checkpoint (top-level keys: {listed}); a state_dict or a dict with the "
             f"weights under one of {', '.join(WEIGHT_KEYS)} is accepted."
         )
-    extras = [k for k, v in obj.items() if not isinstance(v, torch.Tensor)]
+    sd = OrderedDict()
+    extras, unnamed, odd = [], [], []
+    for key, value in entries:
+        if not isinstance(value, torch.Tensor):
+            extras.append(key)
+        elif not isinstance(key, str):
+            unnamed.append(key)
+        elif not _plain_tensor(value):
+            odd.append(key)
+        else:
+            sd[key] = _clean_tensor(value)
     if extras:
+        notes.append(_skipped(extras, "non-tensor entry", "non-tensor entries", "metadata, not weights"))
+    if unnamed:
+        notes.append(_skipped(unnamed, "tensor", "tensors", "a state_dict's keys are names, and these are not strings"))
+    if odd:
         notes.append(
-            f"skipped {len(extras)} non-tensor entr{'y' if len(extras) == 1 else 'ies'} "
-            f"({', '.join(map(shown, extras[:5]))}): metadata, not weights"
+            _skipped(odd, "tensor", "tensors", "sparse, quantized, nested, meta or packed tensors cannot be weights")
         )
-    sd = OrderedDict((k, v) for k, v in obj.items() if isinstance(v, torch.Tensor))
-    metadata = getattr(obj, "_metadata", None)
+    metadata = _clean_metadata(getattr(obj, "_metadata", None))
     if metadata is not None:
-        sd._metadata = OrderedDict(metadata)
+        sd._metadata = metadata
     return sd, notes
 
 
@@ -334,6 +559,50 @@ def _plain_args(args: Any) -> dict | None:
         ) from exc
 
 
+def _written_bytes(tensors: Iterable[torch.Tensor], *, shared: bool) -> tuple[int, int]:
+    """(data bytes, tensor count) a file holds for `tensors`: torch.save writes each storage once (`shared`),
+    safetensors each tensor's own bytes. Meta tensors count their size, so a model need not be allocated."""
+    total, count, seen = 0, 0, set()
+    for t in tensors:
+        count += 1
+        if not shared:
+            total += t.numel() * t.element_size()
+            continue
+        storage = t.untyped_storage()
+        key = (str(storage.device), storage.data_ptr()) if storage.data_ptr() else ("tensor", id(t))
+        if key not in seen:
+            seen.add(key)
+            total += storage.nbytes()
+    return total, count
+
+
+def file_bytes(
+    model: nn.Module, fmt: str = ".pt", what: str = "state_dict", optimizer: torch.optim.Optimizer | None = None
+) -> int:
+    """An upper estimate of the size of the file `save(model, f"x{fmt}", what=what, optimizer=optimizer)` writes.
+
+    Tensor data, plus 2 KiB a tensor (its pickle, its zip record with 64-byte alignment, its safetensors header
+    entry, a module's pickled attributes) and 1 MiB for the rest. Works on the meta device: the largest model a tab
+    builds can be checked without allocating it.
+    """
+    tensors: list[torch.Tensor] = list(model.state_dict().values())
+    if what == "checkpoint" and optimizer is not None:
+        tensors += [
+            v for _, v in walk(optimizer.state_dict(), what="The optimizer state") if isinstance(v, torch.Tensor)
+        ]
+    data, count = _written_bytes(tensors, shared=fmt != ".safetensors")
+    return data + 2048 * count + 2**20
+
+
+def _too_big(model: nn.Module, what: str, suffix: str, size: int) -> LabError:
+    params = sum(p.numel() for p in model.parameters())
+    return LabError(
+        f"Saving this {type(unwrap(model)).__name__} ({params:,} parameters) as {what} in {suffix} would write a "
+        f"{size / 2**20:,.0f} MiB file; the lab loads files of at most {UPLOAD_MAX_BYTES / 2**20:,.0f} MiB back, so it "
+        "saves at most that much: use a smaller model."
+    )
+
+
 def save(
     model: nn.Module,
     path: str | os.PathLike,
@@ -350,6 +619,8 @@ def save(
     `what`: "state_dict" (weights), "model" (the whole pickled model: needs its code to load) or
     "checkpoint" (5.4.5: {"model", "optimizer", "lr_scheduler", "epoch", "args"}). .safetensors holds
     weights only. `unwrap_first=True` saves `model.module`, the tutorial's advice for multi-GPU models.
+    A file over `UPLOAD_MAX_BYTES` (what the lab's upload paths accept) is refused with a LabError: up front
+    from `file_bytes`, and again from the written size before the file replaces anything.
     """
     path = Path(path)
     suffix = _check_suffix(path)
@@ -364,12 +635,24 @@ def save(
         raise LabError(f"Field 'epoch' is {shown(epoch)}; a whole number >= 0 is accepted.")
     if unwrap_first:
         model = unwrap(model)
+    estimate = file_bytes(model, suffix, what, optimizer)
+    if estimate > UPLOAD_MAX_BYTES:
+        raise _too_big(model, what, suffix, estimate)
+
+    def within_limit(write: Callable[[str], None]) -> Callable[[str], None]:
+        def checked(tmp: str) -> None:
+            write(tmp)
+            size = os.path.getsize(tmp)
+            if size > UPLOAD_MAX_BYTES:  # the estimate was short: still never hand out a file the lab refuses
+                raise _too_big(model, what, suffix, size)
+
+        return checked
 
     if suffix == ".safetensors":
         tensors = _safetensors_ready(model.state_dict())
         # safetensors stores keys sorted; the metadata keeps the model's order for people reading the file
         metadata = {"format": "pt", _ORDER_KEY: json.dumps(list(tensors))}
-        return _write_or_explain(path, lambda tmp: st_save_file(tensors, tmp, metadata=metadata))
+        return _write_or_explain(path, within_limit(lambda tmp: st_save_file(tensors, tmp, metadata=metadata)))
 
     if what == "state_dict":
         payload: Any = model.state_dict()
@@ -384,11 +667,13 @@ def save(
         if args is not None:
             payload["args"] = _plain_args(args)
     try:
-        return _write_or_explain(path, lambda tmp: torch.save(payload, tmp))
+        return _write_or_explain(path, within_limit(lambda tmp: torch.save(payload, tmp)))
     except (pickle.PicklingError, TypeError, AttributeError) as exc:
         # local classes, lambdas and process groups cannot be pickled; weights always can
+        found = re.search(r"(?:local object|pickle) '([^']{1,200})'", str(exc))
+        holds = f"it holds {shown(found.group(1))}, which" if found else "part of it"
         raise LabError(
-            f"The whole {type(model).__name__} cannot be pickled ({_cut(str(exc).splitlines()[0], 120)}); "
+            f"The whole {type(model).__name__} cannot be pickled: {holds} is code or a live resource, not data; "
             "save what='state_dict' instead."
         ) from exc
 
@@ -402,7 +687,7 @@ def _write_or_explain(path: Path, write: Callable[[str], None]) -> Path:
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise LabError(
-            f"File {shown(str(path))} cannot be written ({_cut(reason, 80)}); "
+            f"File {shown(path.name)} cannot be written ({_cut(reason, 80)}); "
             "use a short name of letters, digits, '_' and '.' in a folder you can write to."
         ) from exc
 
@@ -410,6 +695,20 @@ def _write_or_explain(path: Path, write: Callable[[str], None]) -> Path:
 # ----------------------------------------------------------------------------------------------------------
 # Loading: format sniffing, safe unpickling, clear errors
 # ----------------------------------------------------------------------------------------------------------
+
+
+# What other files start with: named in the refusal, so a visitor sees what they sent instead of hex.
+_OTHER_FORMATS = (
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"%PDF", "a PDF document"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"BZh", "a bzip2 archive"),
+    (b"\xfd7zXZ", "an xz archive"),
+    (b"7z\xbc\xaf", "a 7-Zip archive"),
+    (b"PK\x05\x06", "an empty zip archive"),
+)
 
 
 def _sniff(path: Path, size: int) -> str:
@@ -422,16 +721,223 @@ def _sniff(path: Path, size: int) -> str:
         return "pickle"
     if len(head) == 9 and head[8:9] == b"{":
         (header_len,) = struct.unpack("<Q", head[:8])
-        if header_len > _SAFETENSORS_MAX_HEADER or 8 + header_len > size:
+        if 8 + header_len > size:
             raise LabError(
-                f"File {shown(path.name)} has a safetensors header claiming {header_len} bytes in a {size}-byte file; "
-                "it is truncated or corrupt."
+                f"File {shown(path.name)} has a safetensors header claiming {header_len:,} bytes in a {size:,}-byte "
+                "file; it is truncated or corrupt: upload an intact .safetensors file."
+            )
+        if header_len > _SAFETENSORS_MAX_HEADER:
+            raise LabError(
+                f"File {shown(path.name)} has a safetensors header of {header_len / 2**20:,.1f} MiB; headers of at "
+                f"most {_SAFETENSORS_MAX_HEADER / 2**20:.0f} MiB (about 150,000 tensors) are accepted."
             )
         return "safetensors"
+    kind = next((name for magic, name in _OTHER_FORMATS if head.startswith(magic)), None)
+    if kind is None and head and all(32 <= b < 127 or b in b"\t\r\n" for b in head):
+        kind = "a text file"
+    described = f"it looks like {kind}" if kind else f"it starts with bytes {head[:8].hex()}"
     raise LabError(
-        f"File {shown(path.name)} is not a checkpoint: it starts with bytes {head[:8].hex()}; "
+        f"File {shown(path.name)} is not a checkpoint ({described}); "
         "a torch.save file (.pt/.pth/.pkl) or a .safetensors file is accepted."
     )
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Reading a pickle without running it: instructions counted, globals listed
+# ----------------------------------------------------------------------------------------------------------
+
+# Globals torch's weights-only unpickler allows that the lab still refuses: `bytearray(2**34)` asks for 16 GiB of
+# zeroed (so really touched) memory from a 60-byte pickle. Checkpoints never need one.
+_BLOCKED_GLOBALS = {"builtins.bytearray": "a bytearray, which may ask for any amount of memory"}
+
+
+def _allowed_globals() -> set[str] | None:
+    """The globals `torch.load(weights_only=True)` would import, or None if this torch does not say."""
+    try:
+        from torch._weights_only_unpickler import _get_allowed_globals  # the allowlist weights_only applies
+    except ImportError:
+        return None
+    allowed = set(_get_allowed_globals())
+    for item in torch.serialization.get_safe_globals():  # add_safe_globals: none in the lab, but honoured
+        allowed.add(item[1] if isinstance(item, tuple) else f"{item.__module__}.{item.__qualname__}")
+    return allowed - set(_BLOCKED_GLOBALS)
+
+
+def _global_name(module: str, name: str) -> str:
+    """`module.name` as Python 3 imports it (protocol 2 pickles say `__builtin__`, as torch.load maps too)."""
+    from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
+
+    if (module, name) in NAME_MAPPING:
+        module, name = NAME_MAPPING[(module, name)]
+    elif module in IMPORT_MAPPING:
+        module = IMPORT_MAPPING[module]
+    return f"{module}.{name}"
+
+
+def _corrupt(path: Path, reason: str) -> LabError:
+    return LabError(
+        f"File {shown(path.name)} is truncated or corrupt: {reason}; upload an intact checkpoint "
+        "(a torch.save .pt/.pth/.pkl file or a .safetensors file)."
+    )
+
+
+@dataclass
+class _Scan:
+    """What one pickle's instructions say, read without running them."""
+
+    ops: int = 0
+    globals: set[str] = field(default_factory=set)
+    magic: bool = False  # the whole pickle is torch's legacy magic number
+
+
+def _scan_pickle(stream: Any, path: Path, ops_left: int) -> _Scan:
+    """Count one pickle's instructions and list the globals it imports, without unpickling (pickletools.genops).
+
+    Costs ~2 us an instruction and stops at `ops_left`: the count bounds what unpickling would create, since
+    each instruction makes at most one object (a shared one is a reference, not a copy).
+    """
+    scan, args, strings = _Scan(), [], ["", ""]
+    try:
+        for opcode, arg, _ in pickletools.genops(stream):
+            scan.ops += 1
+            if scan.ops > ops_left:
+                raise LabError(
+                    f"File {shown(path.name)} describes more than {MAX_PICKLE_OPS:,} pickled objects; checkpoints of "
+                    f"at most {MAX_PICKLE_OPS:,} (about 13,000 tensors with their names) are accepted."
+                )
+            if opcode.name in ("GLOBAL", "INST"):
+                module, _, name = str(arg).partition(" ")
+                scan.globals.add(_global_name(module, name))
+            elif opcode.name == "STACK_GLOBAL":  # protocol 4: module and name are the last two strings pushed
+                scan.globals.add(_global_name(*strings))
+            elif isinstance(arg, str):
+                strings = [strings[1], arg]
+            if scan.ops <= 3:
+                args.append(arg)
+    except LabError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - genops on hostile bytes: truncated, unknown opcode, bad UTF-8
+        raise _corrupt(path, "its list of objects cannot be read") from exc
+    scan.magic = scan.ops == 3 and args[1] == torch.serialization.MAGIC_NUMBER
+    return scan
+
+
+def _refuse_globals(path: Path, names: set[str]) -> None:
+    """LabError when the pickle imports anything weights_only (or the lab) would not: nothing of it has run."""
+    blocked = sorted(names & set(_BLOCKED_GLOBALS))
+    if blocked:
+        raise LabError(
+            f"File {shown(path.name)} was refused: it holds {_BLOCKED_GLOBALS[blocked[0]]}, so only tensors, numbers, "
+            "strings, lists and dicts are accepted; re-save it with torch.save(model.state_dict(), path)."
+        )
+    allowed = _allowed_globals()
+    unsafe = sorted(names - allowed) if allowed is not None else []
+    if unsafe:
+        raise LabError(_unsafe_message(path, unsafe))
+
+
+def _zip_directory(path: Path, size: int) -> tuple[int, int] | None:
+    """(entries, central directory bytes) as a zip's end record declares them, or None when it has none.
+
+    Read from the last 64 kB before anything parses the central directory, which builds one Python object per
+    entry (a 600 MB zip can hold millions). Like `zipfile`, a zip64 end record, when its locator sits right
+    before the classic one, overrides it: torch.save always writes one.
+    """
+    tail_len = min(size, 22 + 65535)
+    with open(path, "rb") as f:
+        f.seek(size - tail_len)
+        tail = f.read(tail_len)
+        at = tail.rfind(b"PK\x05\x06")
+        if at < 0 or len(tail) - at < 22:
+            return None
+        entries, directory = struct.unpack("<HL", tail[at + 10 : at + 16])
+        locator = tail[at - 20 : at] if at >= 20 else b""
+        if locator[:4] != b"PK\x06\x07":
+            return None if entries == 0xFFFF or directory == 0xFFFFFFFF else (entries, directory)
+        (offset,) = struct.unpack("<Q", locator[8:16])
+        if offset > size - 56:
+            return None
+        f.seek(offset)
+        record = f.read(56)
+        if record[:4] != b"PK\x06\x06":
+            return None
+        return struct.unpack("<QQ", record[32:48])
+
+
+def _check_zip(path: Path, size: int, *, scan: bool) -> None:
+    """The zip's end record, entry count, storage method and object list, checked before torch opens it."""
+    found = _zip_directory(path, size)
+    if found is None:
+        raise _corrupt(path, "its zip directory is missing")
+    if not scan:
+        return
+    entries, directory = found
+    if entries > MAX_ZIP_ENTRIES or directory > 128 * MAX_ZIP_ENTRIES:  # torch.save's entries take ~75 bytes each
+        raise LabError(
+            f"File {shown(path.name)} is a zip of {entries:,} entries in a {directory:,}-byte directory; checkpoints "
+            f"of at most {MAX_ZIP_ENTRIES:,} entries (one per tensor) are accepted."
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            packed = [info.filename for info in infos if info.compress_type != zipfile.ZIP_STORED]
+            if packed:
+                raise LabError(
+                    f"File {shown(path.name)} has compressed entries ({shown(packed[0])}); torch.save writes them "
+                    "uncompressed, so it was repacked or is corrupt: upload the file torch.save wrote."
+                )
+            top = infos[0].filename.split("/")[0] if infos else ""
+            try:
+                info = archive.getinfo(f"{top}/data.pkl")
+            except KeyError:
+                raise LabError(
+                    f"File {shown(path.name)} is a zip archive but not a torch.save checkpoint (it has no data.pkl); "
+                    "a torch.save file (.pt/.pth/.pkl) or a .safetensors file is accepted."
+                ) from None
+            if info.file_size > MAX_PICKLE_BYTES:
+                raise LabError(
+                    f"File {shown(path.name)} lists its objects in {info.file_size / 2**20:,.1f} MiB of pickle; "
+                    f"checkpoints whose list is at most {MAX_PICKLE_BYTES / 2**20:.0f} MiB are accepted."
+                )
+            data = archive.read(info)  # checks the CRC too
+    except LabError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - zipfile on hostile bytes: bad offsets, CRC, encryption, ...
+        raise _corrupt(path, "its zip entries cannot be read") from exc
+    _refuse_globals(path, _scan_pickle(io.BytesIO(data), path, MAX_PICKLE_OPS).globals)
+
+
+def _check_pickle(path: Path, size: int) -> None:
+    """A non-zip pickle: a plain pickle is refused (code or not), a legacy torch file scanned like a zip's list.
+
+    A legacy file is five pickles (magic number, protocol, system info, the objects, storage keys) and then raw
+    storage bytes; at most `MAX_PICKLE_BYTES` of it are read for the scan.
+    """
+    with open(path, "rb") as f:
+        head = io.BytesIO(f.read(MAX_PICKLE_BYTES + 1))
+    first = _scan_pickle(head, path, MAX_PICKLE_OPS)
+    _refuse_globals(path, first.globals)
+    if not first.magic:
+        raise LabError(
+            f"File {shown(path.name)} is a plain Python pickle, not a torch.save checkpoint; "
+            "save weights with torch.save(model.state_dict(), path) or as .safetensors."
+        )
+    if size > LEGACY_MAX_BYTES:
+        raise LabError(
+            f"File {shown(path.name)} is a legacy (pre-1.6, non-zip) torch file of {size / 2**20:,.0f} MiB; those "
+            f"are read into memory, so up to {LEGACY_MAX_BYTES / 2**20:.0f} MiB are accepted: re-save it with a "
+            "current torch.save."
+        )
+    ops_left = MAX_PICKLE_OPS - first.ops
+    for _ in range(4):
+        if head.tell() > MAX_PICKLE_BYTES:
+            raise LabError(
+                f"File {shown(path.name)} lists its objects in more than {MAX_PICKLE_BYTES / 2**20:.0f} MiB of "
+                f"pickle; checkpoints whose list is at most {MAX_PICKLE_BYTES / 2**20:.0f} MiB are accepted."
+            )
+        scan = _scan_pickle(head, path, ops_left)
+        _refuse_globals(path, scan.globals)
+        ops_left -= scan.ops
 
 
 _UNSAFE_HINTS = (
@@ -439,21 +945,18 @@ _UNSAFE_HINTS = (
     ("builtins.getattr", "a bound method (`torch.save(model.state_dict, path)` without parentheses)"),
     ("torch.nn.", "a pickled whole model (its class is code)"),
     ("torchvision.", "a pickled whole model (its class is code)"),
+    ("lab.", "a pickled whole model (its class is code)"),
 )
 
 
-def _unsafe_message(path: Path, exc: BaseException) -> str:
-    try:
-        names = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
-    except Exception:  # noqa: BLE001 - legacy files: fall back to the name in torch's message
-        names = re.findall(r"GLOBAL ([\w.]+)", str(exc))
+def _unsafe_message(path: Path, names: Iterable[str]) -> str:
     names = sorted(set(names))
     what = "Python objects beyond tensors"
     for needle, hint in _UNSAFE_HINTS:
         if any(needle in name for name in names):
             what = hint
             break
-    listed = (", ".join(names[:3]) + (", ..." if len(names) > 3 else "")) if names else "unknown globals"
+    listed = (", ".join(_cut(n) for n in names[:3]) + (", ..." if len(names) > 3 else "")) or "unknown globals"
     return (
         f"File {shown(path.name)} was refused: it holds {what}, and unpickling it would import and run code "
         f"({listed}) that could do anything on this machine, so only files of tensors are accepted; "
@@ -461,43 +964,92 @@ def _unsafe_message(path: Path, exc: BaseException) -> str:
     )
 
 
+# torch's words for a broken file (matched, never shown) -> what is wrong, in the visitor's terms
+_LOAD_FAILURES = (
+    ("central directory", "its zip directory is missing"),
+    ("failed locating file", "it refers to a tensor record that is not in the file"),
+    ("not resizable", "a tensor claims more data than its record in the file holds"),
+    ("out of bounds for storage", "a tensor claims more data than its record in the file holds"),
+    ("wrong byte size", "a tensor's data is not the size its header declares"),
+    ("can't allocate memory", "a tensor claims more memory than this server has"),
+    ("unexpected EOF", "it ends before its last tensor"),
+    ("overflow", "a tensor claims an impossible size"),
+    ("Negative dimension", "a tensor claims a negative size"),
+    ("negative", "a tensor claims a negative size"),
+)
+
+
 def _describe_load_error(path: Path, exc: BaseException) -> str:
+    """One sentence for a torch.load failure: never torch's text (C++ file names, format strings, paths)."""
     text = str(exc)
     if "CUDA" in text and "deserialize" in text:
         return (
             f"File {shown(path.name)} was saved on a CUDA GPU and this machine has none; "
             "load it with map_location='cpu' (then move the model with .to(device))."
         )
-    if isinstance(exc, pickle.UnpicklingError) or "Weights only load failed" in text:
-        if "Unsupported global" in text or "GLOBAL" in text or "Weights only" in text:
-            return _unsafe_message(path, exc)
     if "magic number" in text:
         return (
             f"File {shown(path.name)} is a plain Python pickle, not a torch.save checkpoint; "
             "save weights with torch.save(model.state_dict(), path) or as .safetensors."
         )
-    first = text.strip().splitlines()[0][:160] if text.strip() else type(exc).__name__
-    return f"File {shown(path.name)} is truncated or corrupt and cannot be read ({first}); upload an intact checkpoint."
+    if "Unsupported global" in text:  # only when this torch's allowlist could not be read up front
+        return _unsafe_message(path, re.findall(r"GLOBAL ([\w.]+)", text))
+    if isinstance(exc, MemoryError):
+        return str(_corrupt(path, "a tensor claims more memory than this server has"))
+    if isinstance(exc, EOFError):
+        return str(_corrupt(path, "it ends before its last object"))
+    reason = next((why for needle, why in _LOAD_FAILURES if needle in text), None)
+    if reason is None and isinstance(exc, pickle.UnpicklingError):
+        reason = "its objects are not the tensors, numbers, strings, lists and dicts a checkpoint holds"
+    return str(_corrupt(path, reason or "it cannot be read as a checkpoint"))
+
+
+# safetensors' words for a broken header (matched, never shown) -> what is wrong
+_SAFETENSORS_FAILURES = (
+    ("unknown variant", "a tensor has a data type safetensors does not know"),
+    ("invalid shape, data type, or offset", "a tensor's shape, data type or offsets do not fit its data"),
+    ("offset", "a tensor's offsets do not fit the file"),
+    ("invalid value", "a tensor's shape or offsets are not whole numbers"),
+    ("JSON", "its header is not the JSON safetensors writes"),
+)
+
+
+def _key_order(text: Any, keys: list[str]) -> list[str]:
+    """The model's key order kept in the metadata by `save`, if it names exactly `keys`; else `keys`."""
+    if not isinstance(text, str):
+        return keys
+    try:
+        order = json.loads(text)
+    except (ValueError, RecursionError):  # "[[[[..." nests past the JSON decoder's recursion limit
+        return keys
+    if not isinstance(order, list) or len(order) != len(keys) or not all(isinstance(k, str) for k in order):
+        return keys
+    return order if set(order) == set(keys) else keys
 
 
 def _load_safetensors(path: Path, device: str) -> OrderedDict:
-    """Tensors in the order the model had (kept in the metadata), else the file's order."""
-    with safe_open(str(path), framework="pt", device=device) as f:  # header checked against the file size, mmap'd
-        keys = list(f.keys())
-        try:
-            order = json.loads((f.metadata() or {}).get(_ORDER_KEY, "[]"))
-        except ValueError:
-            order = []
-        if isinstance(order, list) and sorted(order) == sorted(keys):
-            keys = order
-        return OrderedDict((key, f.get_tensor(key)) for key in keys)
-
-
-def _zip_directory_ok(path: Path) -> bool:
+    """Tensors in the order the model had (kept in the metadata), else the file's order; mapped, not read."""
     try:
-        return zipfile.is_zipfile(path)
-    except (zipfile.BadZipFile, ValueError, struct.error, OSError):  # is_zipfile itself trips on some corruptions
-        return False
+        with safe_open(str(path), framework="pt", device=device) as f:  # header checked against the file size
+            keys = list(f.keys())
+            if len(keys) > MAX_VISITS:
+                raise LabError(
+                    f"File {shown(path.name)} holds {len(keys):,} tensors; files of at most {MAX_VISITS:,} tensors "
+                    "are accepted."
+                )
+            order = _key_order((f.metadata() or {}).get(_ORDER_KEY), keys)
+            return OrderedDict((key, f.get_tensor(key)) for key in order)
+    except LabError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - SafetensorError and the OS's and torch's errors on hostile bytes
+        text = str(exc)
+        reason = next(
+            (why for needle, why in _SAFETENSORS_FAILURES if needle in text), "its header does not fit its data"
+        )
+        raise LabError(
+            f"File {shown(path.name)} is not a valid safetensors file: {reason}; upload an intact one "
+            "(safetensors.torch.save_file writes them)."
+        ) from exc
 
 
 def load(
@@ -511,7 +1063,9 @@ def load(
 
     `trusted=True` unpickles anything, whole models included: only for files the lab itself just wrote.
     `map_location` as in torch.load ("cpu" by default so GPU-saved files open anywhere); `max_bytes`
-    refuses bigger files before reading them (None: no limit).
+    refuses bigger files before reading them (None: no limit). An untrusted pickle is scanned first
+    (instructions counted, globals listed, no object made), so a tiny file cannot buy unbounded work and
+    nothing of a hostile one runs; every failure is one sentence naming the file by its base name.
     """
     path = Path(path)
     try:
@@ -519,7 +1073,7 @@ def load(
     except (OSError, ValueError):  # a name the OS refuses (too long, NUL byte) names no file either
         size = None
     if size is None:
-        raise LabError(f"File {shown(str(path))} does not exist; upload or choose a checkpoint file.")
+        raise LabError(f"File {shown(path.name)} does not exist; upload or choose a checkpoint file.")
     if size == 0:
         raise LabError(f"File {shown(path.name)} is empty (0 bytes); a checkpoint file is accepted.")
     if max_bytes is not None and size > max_bytes:
@@ -528,25 +1082,24 @@ def load(
         )
     kind = _sniff(path, size)
     if kind == "safetensors":
-        device = "cpu" if map_location is None else str(torch.device(map_location))
-        try:
-            return _load_safetensors(path, device)
-        except (SafetensorError, RuntimeError, ValueError, OSError) as exc:
-            raise LabError(
-                f"File {shown(path.name)} is not a valid safetensors file ({str(exc)[:160]}); upload an intact one."
-            ) from exc
-    if kind == "zip" and not _zip_directory_ok(path):
-        raise LabError(
-            f"File {shown(path.name)} is truncated or corrupt (its zip directory is missing); "
-            "upload an intact checkpoint."
-        )
+        return _load_safetensors(path, "cpu" if map_location is None else str(torch.device(map_location)))
+    if kind == "zip":
+        _check_zip(path, size, scan=not trusted)
+    elif not trusted:
+        _check_pickle(path, size)
     try:
         # mmap: storages are mapped, not read up front, and their sizes are checked against the zip records
-        return torch.load(path, map_location=map_location, weights_only=not trusted, mmap=(kind == "zip"))
+        obj = torch.load(path, map_location=map_location, weights_only=not trusted, mmap=(kind == "zip"))
     except LabError:
         raise
     except Exception as exc:  # noqa: BLE001 - every failure of a foreign file becomes one sentence
         raise LabError(_describe_load_error(path, exc)) from exc
+    if isinstance(obj, str):  # `compare`/`load_into` read a str as a path: a file must not name a server file
+        raise LabError(
+            f"File {shown(path.name)} holds a text string, not a checkpoint; a state_dict (a dict of tensors) or a "
+            "training checkpoint dict is accepted."
+        )
+    return obj
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -588,14 +1141,17 @@ class LoadReport:
     def to_frame(self) -> pd.DataFrame:
         """One row per key: status, the key in the model and in the file, both shapes."""
         rows = []
+        cut = functools.partial(_cut, limit=200)  # a file may hold 10,000-character keys
         for key in self.loaded:
-            rows.append(("loaded", key, self.saved_keys.get(key, key), "", ""))
+            rows.append(("loaded", cut(key), cut(self.saved_keys.get(key, key)), "", ""))
         for key, saved, want in self.mismatched:
-            rows.append(("mismatched", key, self.saved_keys.get(key, key), str(tuple(saved)), str(tuple(want))))
+            rows.append(
+                ("mismatched", cut(key), cut(self.saved_keys.get(key, key)), str(tuple(saved)), str(tuple(want)))
+            )
         for key in self.missing:
-            rows.append(("missing", key, "", "", ""))
+            rows.append(("missing", cut(key), "", "", ""))
         for key in self.unexpected:
-            rows.append(("unexpected", "", key, "", ""))
+            rows.append(("unexpected", "", cut(key), "", ""))
         return pd.DataFrame(rows, columns=["status", "model key", "key in file", "saved shape", "model shape"])
 
     def summary(self) -> pd.DataFrame:
@@ -609,6 +1165,8 @@ class LoadReport:
 
 
 def _source_object(source: Any) -> Any:
+    """A path is loaded (untrusted); anything else is the loaded object. `load` never returns a str, so an
+    uploaded file holding "/etc/passwd" cannot turn into a path here."""
     if isinstance(source, (str, os.PathLike)):
         return load(source)
     return source
@@ -790,11 +1348,17 @@ def load_with_config(
         raise LabError(
             f"No config file {shown(sidecar.name)} beside {shown(Path(path).name)}; save with save_with_config."
         )
+    if sidecar.stat().st_size > _MAX_SIDECAR_BYTES:
+        raise LabError(
+            f"Config file {shown(sidecar.name)} is {sidecar.stat().st_size / 2**20:,.1f} MiB; a config JSON of at most "
+            f"{_MAX_SIDECAR_BYTES // 2**10:,} KiB is accepted."
+        )
     try:
         config = json.loads(sidecar.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # bad JSON or UTF-8, a 5,000-digit number, "[[[[..." nesting
+        where = f" (at line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
         raise LabError(
-            f"Config file {shown(sidecar.name)} is not valid JSON ({exc}); re-save it with save_with_config."
+            f"Config file {shown(sidecar.name)} is not valid JSON{where}; re-save it with save_with_config."
         ) from exc
     if not isinstance(config, dict):
         raise LabError(f"Config file {shown(sidecar.name)} holds a {type(config).__name__}; a JSON object is accepted.")
@@ -802,13 +1366,37 @@ def load_with_config(
         config = config["config"]  # nested layout: the constructor arguments sit beside other facts
     try:
         model = build(**config)
-    except TypeError as exc:  # a key the constructor does not take, or a missing required one
-        raise LabError(
-            f"Config file {shown(sidecar.name)} does not fit {getattr(build, '__name__', 'the model')} ({exc}); "
-            "use the JSON saved with these weights."
-        ) from exc
+    except TypeError as exc:  # a key the constructor does not take, a missing required one, a wrong kind of value
+        raise LabError(_config_mismatch(sidecar.name, build, config)) from exc
     load_into(model, load(path, map_location=map_location), strict=strict)
     return model, config
+
+
+def _config_mismatch(name: str, build: Callable[..., nn.Module], config: Mapping[str, Any]) -> str:
+    """Which keys of a config JSON `build` does not take or misses, in words (not Python's TypeError text)."""
+    model = getattr(build, "__name__", "the model")
+    try:
+        params = inspect.signature(build).parameters
+    except (TypeError, ValueError):
+        params = {}
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    unknown = [k for k in config if k not in params] if params and not takes_any else []
+    missing = [
+        k
+        for k, p in params.items()
+        if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and k not in config
+    ]
+    if unknown:
+        problem = f"it has keys {model} does not take ({', '.join(map(shown, unknown[:4]))})"
+    elif missing:
+        problem = f"it lacks {', '.join(map(shown, missing[:4]))}"
+    else:
+        problem = "one of its values is not of the kind the constructor takes"
+    takes = ", ".join(k for k, p in params.items() if p.kind is not p.VAR_KEYWORD) or "its own arguments"
+    return (
+        f"Config file {shown(name)} does not fit {model}: {problem}; {model} takes {takes}: "
+        "use the JSON saved with these weights."
+    )
 
 
 def sha256(path: str | os.PathLike) -> str:
@@ -819,38 +1407,55 @@ def sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def _walk(obj: Any, prefix: str = "") -> list[tuple[str, str, str, str, int]]:
-    """(key, kind, shape, dtype, numel) for everything in a loaded object, nested dicts flattened with '/'."""
-    if isinstance(obj, nn.Module):
-        return [(prefix + "(whole model)", type(obj).__name__, "", "", 0)] + _walk(obj.state_dict(), prefix)
-    if isinstance(obj, torch.Tensor):
-        return [
-            (
-                prefix.rstrip("/") or "(tensor)",
-                "tensor",
-                str(tuple(obj.shape)),
-                str(obj.dtype).replace("torch.", ""),
-                obj.numel(),
-            )
-        ]
-    if isinstance(obj, Mapping):
-        rows = []
-        for key, value in obj.items():
-            rows.extend(_walk(value, f"{prefix}{key}/" if isinstance(value, Mapping) else f"{prefix}{key}"))
-        return rows
-    if isinstance(obj, (list, tuple)) and obj and all(isinstance(v, Mapping) for v in obj):
-        return [(prefix.rstrip("/"), f"list of {len(obj)} dicts", "", "", 0)]
-    text = repr(obj)
-    return (
-        [(prefix.rstrip("/"), type(obj).__name__, "", "", 0)]
-        if len(text) > 60
-        else [(prefix.rstrip("/"), text, "", "", 0)]
-    )
+def _tensor_row(key: str, t: torch.Tensor) -> tuple[str, str, str, str, int]:
+    """A tensor's row, read through torch.Tensor's own methods (a loaded tensor may carry a `numel` attribute)."""
+    kind = "tensor"
+    if t.is_nested:
+        kind, shape = "tensor (nested)", "(ragged)"  # a nested tensor has no single shape
+    else:
+        shape = str(tuple(t.shape))
+        if t.layout != torch.strided:
+            kind = f"tensor ({str(t.layout).replace('torch.', '')})"
+        elif t.is_quantized:
+            kind = "tensor (quantized)"
+        elif t.device.type == "meta":
+            kind = "tensor (meta: no data)"
+    return key, kind, shape, str(t.dtype).replace("torch.", ""), int(torch.Tensor.numel(t))
 
 
-def contents(obj: Any) -> pd.DataFrame:
-    """What a loaded checkpoint holds: one row per entry (nested dicts flattened as 'optimizer/state/...')."""
-    rows = _walk(obj)
+def _leaf_kind(value: Any) -> str:
+    """The 'kind' cell of a value that is not opened: a short repr, "list of N dicts", or the type's name."""
+    if isinstance(value, (list, tuple)) and value:
+        # optimizer param_groups: say what they are instead of a long repr (checked on at most MAX_VISITS items)
+        if all(isinstance(v, Mapping) for v in itertools.islice(value, MAX_VISITS)) and len(value) <= MAX_VISITS:
+            return f"list of {len(value)} dicts"
+    return _brief(value) or type(value).__name__
+
+
+def contents(obj: Any, *, max_rows: int | None = None) -> pd.DataFrame:
+    """What a loaded object holds: one row per entry (nested dicts flattened as 'optimizer/state/...').
+
+    Lists, tuples and other values are one row each (a short repr or their type); dicts and modules are opened.
+    Bounded: after `max_rows` rows, `MAX_VISITS` entries or `MAX_DEPTH` levels the listing stops, and its last
+    row (key "…") says that it was cut and why.
+    """
+    rows: list[tuple[str, str, str, str, int]] = []
+    try:
+        for path, value in walk(obj, containers=(Mapping, nn.Module)):
+            if isinstance(value, Mapping):  # opened: its entries get the rows
+                continue
+            if max_rows is not None and len(rows) >= max_rows:
+                rows.append(("…", f"listing cut after {max_rows:,} rows: the file holds more entries", "", "", 0))
+                break
+            key = "/".join(_key_text(k) for k in path)
+            if isinstance(value, nn.Module):
+                rows.append(((key + "/" if key else "") + "(whole model)", type(value).__name__, "", "", 0))
+            elif isinstance(value, torch.Tensor):
+                rows.append(_tensor_row(key or "(tensor)", value))
+            else:
+                rows.append((key, _leaf_kind(value), "", "", 0))
+    except WalkLimit as exc:
+        rows.append(("…", f"listing cut: {exc}", "", "", 0))
     return pd.DataFrame(rows, columns=["key", "kind", "shape", "dtype", "numel"])
 
 
@@ -862,7 +1467,7 @@ def file_info(path: str | os.PathLike, *, trusted: bool = False, first: int = 5)
         sd, _ = find_state_dict(obj)
         keys = list(sd)
     except LabError:
-        keys = list(obj) if isinstance(obj, Mapping) else []
+        keys = [_key_text(p[0]) for p, _ in walk(obj, levels=1, containers=(Mapping,)) if p]
     return {
         "file": path.name,
         "format": path.suffix.lower(),

@@ -8,7 +8,7 @@ import torch
 
 from lab.errors import LabError
 
-__all__ = ["pick_device", "describe", "supports_bf16"]
+__all__ = ["pick_device", "describe", "facts", "supports_bf16"]
 
 
 def pick_device() -> torch.device:
@@ -40,8 +40,8 @@ def supports_bf16(device: torch.device) -> bool:
     return False
 
 
-def describe() -> str:
-    """One line for the page header: device name, torch version, CPU threads."""
+def facts() -> dict[str, str | int]:
+    """Where the lab runs, as data: `device` (its name), `torch` (version), `threads` (CPU threads torch uses)."""
     device = pick_device()
     if device.type == "cuda":
         name = f"CUDA · {torch.cuda.get_device_name(device)}"
@@ -49,4 +49,10 @@ def describe() -> str:
         name = "Apple MPS"
     else:
         name = f"CPU ({torch.backends.cpu.get_cpu_capability()})"
-    return f"{name} · torch {torch.__version__} · {torch.get_num_threads()} CPU threads"
+    return {"device": name, "torch": torch.__version__, "threads": torch.get_num_threads()}
+
+
+def describe() -> str:
+    """One line for the page header: device name, torch version, CPU threads."""
+    f = facts()
+    return f"{f['device']} · torch {f['torch']} · {f['threads']} CPU threads"

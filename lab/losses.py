@@ -39,6 +39,7 @@ from torch import Tensor, nn
 from lab.device import pick_device
 from lab.errors import LabError, shown
 from lab.figures import color, figure
+from lab.safe_expr import check_plain
 
 __all__ = [
     "NAMES",
@@ -146,6 +147,7 @@ PARAMS: dict[str, dict[str, Param]] = {
 
 def canonical(name: str) -> str:
     """The canonical name in `NAMES` for any accepted spelling; LabError for an unknown one."""
+    check_plain(name, "loss")  # quoted and str()-ed below: bounded first (a list nested 10,000 deep cannot be)
     key = re.sub(r"[^a-z0-9]", "", str(name).lower())
     if key.endswith("loss") and key != "loss":
         key = key[: -len("loss")]
@@ -157,6 +159,7 @@ def canonical(name: str) -> str:
 def _check(loss: str, field: str, value: Any) -> Any:
     """`value` if it is accepted for `field` of `loss`, else LabError naming field, value and range."""
     spec = PARAMS[loss][field]
+    check_plain(value, field)  # bounded before it is quoted: depth, size, digits (float() fails past 308)
     if spec.choices is not None:
         if value not in spec.choices:
             raise LabError(f"{field} = {shown(value)} is not accepted; use one of {', '.join(spec.choices)}.")
@@ -179,10 +182,12 @@ def _check(loss: str, field: str, value: Any) -> Any:
 
 
 def _validated(loss: str, params: dict[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(params) - set(PARAMS[loss]))
+    check_plain(params, f"{loss} parameters")
+    unknown = sorted(set(params) - set(PARAMS[loss]), key=str)
     if unknown:
         takes = ", ".join(PARAMS[loss]) or "no parameters"
-        raise LabError(f"Loss {shown(loss)} does not take {', '.join(unknown)}; it takes {takes}.")
+        named = ", ".join(shown(k) for k in unknown[:3])
+        raise LabError(f"Loss {shown(loss)} does not take {named}; it takes {takes}.")
     return {field: _check(loss, field, value) for field, value in params.items()}
 
 
@@ -473,6 +478,7 @@ def tutorial_code(name: str) -> str:
 def validate_params(**params: Any) -> dict[str, Any]:
     """Check the tab's shared parameters (smooth, alpha, gamma, beta, delta) against the first loss taking each."""
     checked = {}
+    check_plain(params, "loss parameters")
     for field, value in params.items():
         owner = next((name for name in NAMES if field in PARAMS[name]), None)
         if owner is None:

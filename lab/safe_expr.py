@@ -1,4 +1,4 @@
-"""Safe `lr_lambda` expressions for the LR schedules tab (tutorial 6.2, LambdaLR and MultiplicativeLR).
+"""Safe parsing of what a visitor types: `lr_lambda` expressions (tutorial 6.2) and JSON parameter fields.
 
 A person types a Python expression in `epoch`, e.g. `0.95 ** epoch` or `min(1, (epoch + 1) / 5)`. It is parsed
 with `ast`, checked against an allow-list, and turned into a plain Python function built from closures: the text
@@ -8,18 +8,29 @@ Allowed: numbers, `epoch`, `+ - * / // % **`, unary `+ -`, comparisons (chains t
 `x if c else y`, `min`, `max`, `abs` and math's `cos sin tan exp log sqrt floor ceil pi e`.
 Everything is computed in floats, so no integer can grow without bound (`9**9**9` overflows at once and is
 refused); input length and node count are bounded too. Any other syntax raises LabError before anything runs.
+
+JSON fields (a loss's or a scheduler's parameters, SequentialLR's members) go through `parse_json`, which bounds
+the text's length and bracket depth *before* `json.loads` (whose recursion a `[[[...]]]` of 20,000 levels would
+overflow) and the digits of every integer (Python's own refusal would advise `sys.set_int_max_str_digits`).
+`check_plain` bounds a value that arrives already parsed (from the API or a caller): depth, number of values and
+size of integers, walked without recursion, so validation, `repr` and error messages never meet an unbounded value.
 """
 
 from __future__ import annotations
 
 import ast
+import json
 import math
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from lab.errors import LabError, shown
 
-__all__ = ["MAX_LENGTH", "MAX_NODES", "FUNCTIONS", "CONSTANTS", "compile_expression", "check_expression"]
+__all__ = [
+    "MAX_LENGTH", "MAX_NODES", "FUNCTIONS", "CONSTANTS", "compile_expression", "check_expression",
+    "MAX_JSON_CHARS", "MAX_JSON_DEPTH", "MAX_JSON_VALUES", "MAX_DIGITS", "parse_json", "check_plain",
+]  # fmt: skip
 
 MAX_LENGTH = 500  # characters; a schedule formula is one line
 MAX_NODES = 200  # AST nodes after parsing
@@ -244,3 +255,109 @@ def compile_expression(text: str) -> Callable[[int], float]:
     lr_lambda.__qualname__ = lr_lambda.__name__ = "lr_lambda"
     lr_lambda.__doc__ = f"lambda epoch: {text}"
     return lr_lambda
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# JSON parameter fields: bounded before they are parsed or walked.
+
+MAX_JSON_CHARS = 20_000  # a scheduler with 6 members and 100 milestones is under 2,000 characters
+MAX_JSON_DEPTH = 8  # {"schedulers": [{"params": {"milestones": [...]}}]} is 5 levels deep
+MAX_JSON_VALUES = 1_000  # values and keys together, containers included
+MAX_DIGITS = 300  # an integer with more digits is no parameter (and float() would overflow past 308)
+_BIG = 10**MAX_DIGITS
+
+
+def _digits(value: int) -> int:
+    # str(value) itself is refused past 4,300 digits: count them from the bit length instead
+    return int(abs(value).bit_length() * math.log10(2)) + 1
+
+
+def check_plain(value: Any, field: str) -> Any:
+    """`value` unchanged when it is a plain value of bounded size; LabError naming `field` otherwise.
+
+    Bounds: containers (dicts, lists, tuples, sets) nested at most MAX_JSON_DEPTH deep, at most MAX_JSON_VALUES
+    values in all (a list that contains itself is counted, not followed forever), integers of at most MAX_DIGITS
+    digits. Walked with an explicit stack: a value nested 100,000 deep is refused, not a RecursionError.
+    """
+    too_many = LabError(f"Field '{field}' holds more than {MAX_JSON_VALUES} values; at most {MAX_JSON_VALUES} are "
+                        "accepted.")  # fmt: skip
+    stack = [(value, 0)]
+    seen = 0
+    while stack:
+        item, depth = stack.pop()
+        seen += 1
+        if seen > MAX_JSON_VALUES:
+            raise too_many
+        if isinstance(item, (Mapping, list, tuple, set, frozenset)) and len(item) > MAX_JSON_VALUES:
+            raise too_many  # without copying a million of them first
+        if isinstance(item, Mapping):
+            children = [*item.keys(), *item.values()]
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            children = list(item)
+        else:
+            if isinstance(item, int) and not isinstance(item, bool) and not -_BIG < item < _BIG:
+                raise LabError(f"Field '{field}' holds a number of {_digits(item)} digits; numbers of up to "
+                               f"{MAX_DIGITS} digits are accepted.")  # fmt: skip
+            continue
+        if depth >= MAX_JSON_DEPTH:
+            raise LabError(f"Field '{field}' nests lists or objects more than {MAX_JSON_DEPTH} deep; at most "
+                           f"{MAX_JSON_DEPTH} levels are accepted.")  # fmt: skip
+        stack.extend((child, depth + 1) for child in children)
+    return value
+
+
+def _json_depth(text: str) -> int:
+    """How deep brackets nest in JSON text, strings left out (a bracket inside a string is no nesting)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:  # one pass, no backtracking: 20,000 characters take about a millisecond
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def parse_json(text: Any, field: str, *, example: str = '{"step_size": 30}') -> Any:
+    """The value of JSON `text` typed in field `field`; LabError naming the field when it is not accepted.
+
+    Refused before parsing: anything but a string, more than MAX_JSON_CHARS characters, brackets nested deeper
+    than MAX_JSON_DEPTH, integers of more than MAX_DIGITS digits; then the parsed value goes through `check_plain`.
+    An empty text is None. NaN and Infinity parse as floats: the field's own check refuses them by name.
+    """
+    if not isinstance(text, str):
+        raise LabError(f"Field '{field}' got {type(text).__name__}; write JSON text like {example}.")
+    if len(text) > MAX_JSON_CHARS:
+        raise LabError(f"Field '{field}' is {len(text)} characters long; at most {MAX_JSON_CHARS} are accepted.")
+    if not text.strip():
+        return None
+    depth = _json_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise LabError(f"Field '{field}' nests brackets {depth} deep; at most {MAX_JSON_DEPTH} levels are accepted.")
+
+    def whole(digits: str) -> int:
+        if len(digits.lstrip("-")) > MAX_DIGITS:
+            raise LabError(f"Field '{field}' holds a number of {len(digits.lstrip('-'))} digits; numbers of up to "
+                           f"{MAX_DIGITS} digits are accepted.")  # fmt: skip
+        return int(digits)
+
+    try:
+        value = json.loads(text, parse_int=whole)
+    except LabError:
+        raise
+    except json.JSONDecodeError as exc:
+        raise LabError(f"Field '{field}' is not valid JSON ({exc.msg}: character {exc.pos}); write it like "
+                       f"{example}.") from None  # fmt: skip
+    except (ValueError, RecursionError, MemoryError):  # bounded above; kept so no parser message reaches a visitor
+        raise LabError(f"Field '{field}' is not valid JSON; write it like {example}.") from None
+    return check_plain(value, field)

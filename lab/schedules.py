@@ -29,7 +29,7 @@ from torch.optim import lr_scheduler as torch_schedulers
 
 from lab.errors import LabError, shown
 from lab.figures import color, figure
-from lab.safe_expr import check_expression, compile_expression
+from lab.safe_expr import check_expression, check_plain, compile_expression, parse_json
 
 __all__ = [
     "NAMES",
@@ -272,7 +272,8 @@ def _class(name: str) -> type:
 
 
 def _check_name(name: Any) -> str:
-    if name not in NAMES:
+    if not isinstance(name, str) or name not in NAMES:
+        check_plain(name, "scheduler")  # quoted below: bounded first
         raise LabError(f"Scheduler {shown(name)} is not known; choose one of {', '.join(NAMES)}.")
     return name
 
@@ -379,13 +380,8 @@ def _coerce(owner: str, spec: ParamSpec, value: Any) -> Any:
 
 def _members(owner: str, value: Any) -> list[dict[str, Any]]:
     """`schedulers` of a composite: a list of {"name", "params"}, or the same as JSON text (the tab's field)."""
-    if isinstance(value, str):
-        if len(value) > 20_000:
-            raise LabError(f"{owner} schedulers is {len(value)} characters of JSON; at most 20000 are accepted.")
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise LabError(f"{owner} schedulers is not valid JSON ({exc.msg} at character {exc.pos}).") from None
+    if isinstance(value, str):  # bounded in length and depth before json.loads sees it
+        value = parse_json(value, f"{owner} schedulers", example='[{"name": "LinearLR", "params": {}}]')
     shape = f'a list of 1 to {MAX_MEMBERS} {{"name": ..., "params": {{...}}}} entries'
     if not isinstance(value, (list, tuple)) or not 1 <= len(value) <= MAX_MEMBERS:
         raise LabError(f"{owner} schedulers={shown(value)} is not accepted; use {shape}.")
@@ -394,9 +390,9 @@ def _members(owner: str, value: Any) -> list[dict[str, Any]]:
         if not isinstance(entry, dict) or "name" not in entry or set(entry) - {"name", "params"}:
             raise LabError(f"{owner} schedulers[{i}]={shown(entry)} is not accepted; use {shape}.")
         member = entry["name"]
-        if member in COMPOSITE or member in ("ReduceLROnPlateau", CUSTOM) or member not in NAMES:
-            allowed = ", ".join(n for n in NAMES if n not in COMPOSITE and n not in ("ReduceLROnPlateau", CUSTOM))
-            raise LabError(f"{owner} schedulers[{i}] is {shown(member)}; a member must be one of {allowed}.")
+        allowed = [n for n in NAMES if n not in COMPOSITE and n not in ("ReduceLROnPlateau", CUSTOM)]
+        if not isinstance(member, str) or member not in allowed:
+            raise LabError(f"{owner} schedulers[{i}] is {shown(member)}; a member must be one of {', '.join(allowed)}.")
         members.append({"name": member, "params": entry.get("params") or {}})
     return members
 
@@ -406,7 +402,7 @@ def _normalize(name: str, params: dict[str, Any] | None, *, depth: int = 0) -> d
     name = _check_name(name)
     params = _check_params(name, params)
     specs = {s.name: s for s in param_specs(name)}
-    unknown = sorted(set(params) - set(specs))
+    unknown = sorted(set(params) - set(specs), key=str)
     if unknown:
         raise LabError(f"{name} has no parameter {shown(unknown[0])}; it takes {', '.join(specs) or 'none'}.")
     out: dict[str, Any] = {}
@@ -520,7 +516,11 @@ def _torch_call(name: str, params: dict[str, Any], fn: Any) -> Any:
         return fn()
     except LabError:
         raise
-    except (ValueError, TypeError, ZeroDivisionError, OverflowError, KeyError, IndexError) as exc:
+    except ArithmeticError as exc:  # a Python float overflowing or dividing by zero inside the schedule
+        what = "divides by zero" if isinstance(exc, ZeroDivisionError) else "overflows"
+        raise LabError(f"{describe(name, params)} {what} while computing the lr; choose values that keep the lr "
+                       "a finite number.") from None  # fmt: skip
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
         reason = str(exc).split("\n")[0].rstrip(".") or type(exc).__name__
         raise LabError(f"torch refuses {describe(name, params)}: {reason}.") from None
 
@@ -529,6 +529,7 @@ def _check_params(name: str, params: Any) -> dict[str, Any]:
     """A copy of `params` as a dict; a list or a number (e.g. a JSON text field that held `[1, 2]`) is refused."""
     if params is None:
         return {}
+    check_plain(params, f"{name} params")  # depth, size and digits bounded before anything walks or quotes it
     if not isinstance(params, Mapping):
         raise LabError(f"{name} params={shown(params)} is not accepted; use a dict of keyword arguments such as "
                        f"{{\"step_size\": 30}} (empty for torch's defaults).")  # fmt: skip
@@ -536,6 +537,7 @@ def _check_params(name: str, params: Any) -> dict[str, Any]:
 
 
 def _check_base_lr(base_lr: Any) -> float:
+    check_plain(base_lr, "base_lr")
     if isinstance(base_lr, bool) or not isinstance(base_lr, (int, float)) or not 0 < base_lr <= 10:
         raise LabError(f"base_lr={shown(base_lr)} is not accepted; use a number above 0 and at most 10.")
     return float(base_lr)
@@ -550,6 +552,7 @@ def _check_call(name: Any, steps: Any, steps_per_epoch: Any, base_lr: Any) -> tu
 
 def _check_steps(steps: Any, steps_per_epoch: Any) -> tuple[int, int]:
     for field_name, value in (("steps", steps), ("steps_per_epoch", steps_per_epoch)):
+        check_plain(value, field_name)
         ok = isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer()
         if not ok or not 1 <= value <= MAX_STEPS:
             raise LabError(f"{field_name}={shown(value)} is not accepted; use a whole number from 1 to {MAX_STEPS}.")
@@ -576,7 +579,7 @@ def _metrics_per_epoch(metrics: Any, steps: int, epochs: int) -> list[float]:
         return plateau_metric(epochs)
     try:
         values = [float(m) for m in metrics]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise LabError("metrics must be a list of numbers, one per step or one per epoch.") from None
     if len(values) == steps:
         values = values[steps // epochs - 1 :: steps // epochs]  # the value at the end of each epoch
@@ -649,7 +652,8 @@ def lr_curve(name: str, params: dict[str, Any] | None = None, *, steps: int = 10
 
 def describe(name: str, params: dict[str, Any] | None = None, *, limit: int = 90) -> str:
     """A legend label: the call with the parameters that differ from torch's defaults, e.g. StepLR(step_size=30)."""
-    params = params or {}
+    name = name if isinstance(name, str) else shown(check_plain(name, "scheduler"))
+    params = _check_params(name, params)
     defaults = {s.name: s.default for s in param_specs(name)} if name in NAMES else {}
     parts = []
     for key, value in params.items():
@@ -666,7 +670,12 @@ def describe(name: str, params: dict[str, Any] | None = None, *, limit: int = 90
 
 def marks(name: str, params: dict[str, Any], *, steps: int, steps_per_epoch: int = 1,
           curve: pd.DataFrame | None = None) -> list[tuple[int, str]]:  # fmt: skip
-    """Steps where something happens: decays at milestones, restarts, hand-overs, plateau reductions."""
+    """Steps where something happens: decays at milestones, restarts, hand-overs, plateau reductions.
+
+    `params` as `lr_curve` takes them (its `attrs["params"]` too); checked like theirs.
+    """
+    steps, steps_per_epoch = _check_steps(steps, steps_per_epoch)
+    params = _normalize(name, params)
     epochs = steps // steps_per_epoch
     to_step = 1 if name in PER_BATCH else steps_per_epoch
     found: list[tuple[int, str]] = []
@@ -919,8 +928,10 @@ PITFALLS: dict[str, Pitfall] = {
 
 def pitfall_curve(kind: str, *, base_lr: float = 0.1) -> pd.DataFrame:
     """Run a pitfall's two loops with real torch objects: columns step, epoch, wrong, right (lr per batch)."""
-    if kind not in PITFALLS:
+    if not isinstance(kind, str) or kind not in PITFALLS:
+        check_plain(kind, "pitfall")
         raise LabError(f"Pitfall {shown(kind)} is not known; choose one of {', '.join(PITFALLS)}.")
+    base_lr = _check_base_lr(base_lr)
     epochs, per_epoch = {"step_outside_loop": (60, 1), "per_batch_stepped_per_epoch": (10, 20),
                          "adjust_after_epoch": (70, 1)}[kind]  # fmt: skip
 

@@ -29,6 +29,7 @@ from PIL import Image, UnidentifiedImageError
 
 from lab.device import pick_device, supports_bf16
 from lab.errors import LabError, shown
+from lab.safe_expr import check_plain
 from lab.unet import UNet
 
 __all__ = [
@@ -60,6 +61,7 @@ PRECISIONS = ("auto", "fp32", "bf16")
 # One forward pass holds several (base_channels, H, W) activations; above this many elements per
 # activation (256 MB in fp32) the image is segmented in overlapping tiles instead.
 TILE_ELEMENTS = 2**26
+_FLOAT32_HALF = float(np.finfo(np.float32).max) / 2  # float pixels beyond this are scaled in float64
 MASK_AGREEMENT = 0.995  # Dice between bf16 and fp32 masks needed to keep bf16
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth")  # what load_weights() takes as weights (besides one .json)
 MAX_CONFIG_BYTES = 64 * 1024  # a U-Net config JSON is a few hundred bytes; the shipped one with notes ~1 KB
@@ -184,7 +186,8 @@ def load_weights(paths: list[str | Path], device: torch.device | str | None = No
     if configs:
         if configs[0].stat().st_size > MAX_CONFIG_BYTES:
             raise LabError(
-                f"Config file {configs[0].name!r} is over {MAX_CONFIG_BYTES // 1024} KB; a U-Net config is smaller."
+                f"Config file {shown(configs[0].name)} is over {MAX_CONFIG_BYTES // 1024} KB; "
+                "a U-Net config is smaller."
             )
         # load_with_config finds the JSON beside the weights under the same stem: put both in one folder
         with tempfile.TemporaryDirectory(prefix="lab-unet-weights-") as folder:
@@ -204,7 +207,7 @@ def load_weights(paths: list[str | Path], device: torch.device | str | None = No
         checkpoints.load_into(model, state, strict=True)
     except LabError as exc:
         raise LabError(
-            f"File {source.name!r} holds no config and its weights do not fit the shipped U-Net "
+            f"File {shown(source.name)} holds no config and its weights do not fit the shipped U-Net "
             f"(base_channels {config['base_channels']}, depth {config['depth']}); upload its .json as well."
         ) from exc
     return model.eval().to(target), config
@@ -278,9 +281,15 @@ def _to_unit_range(a: np.ndarray) -> np.ndarray:
         span = float(a.max()) - low
         return (a - low) / span if span > 0 else np.zeros_like(a)
     if np.issubdtype(a.dtype, np.floating):
-        a = a.astype(np.float32)
         if not np.isfinite(a).all():
             raise LabError("Image contains NaN or infinite values; give finite pixel values.")
+        if float(np.abs(a).max(initial=0.0)) > _FLOAT32_HALF:  # finite, yet too large for float32 (or for hi - lo)
+            lo, hi = float(a.min()), float(a.max())
+            if not hi > lo:
+                return np.zeros(a.shape, np.float32)
+            half = a.astype(np.float64) / 2  # halves: (hi - lo) / 2 cannot overflow
+            return ((half - lo / 2) / (hi / 2 - lo / 2)).astype(np.float32)
+        a = a.astype(np.float32)
         lo, hi = float(a.min()), float(a.max())
         if lo >= 0.0 and hi <= 1.0:
             return a
@@ -441,10 +450,12 @@ def segment(
     fp32; after that, an image where bf16 is expected to flip more than 0.5% of the mask (too many pixels
     within bf16's measured error of the threshold) is recomputed in fp32. "fp32" and "bf16" force one.
     """
-    if not isinstance(threshold, (int, float)) or not 0.0 <= float(threshold) <= 1.0:
-        raise LabError(f"Threshold got {threshold!r}; use a number from 0 to 1.")
-    if precision not in PRECISIONS:
-        raise LabError(f"Precision got {precision!r}; use one of {', '.join(PRECISIONS)}.")
+    check_plain(threshold, "threshold")  # quoted below: bounded first
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
+        raise LabError(f"Threshold got {shown(threshold)}; use a number from 0 to 1.")
+    threshold = float(threshold)
+    if not isinstance(precision, str) or precision not in PRECISIONS:
+        raise LabError(f"Precision got {shown(precision)}; use one of {', '.join(PRECISIONS)}.")
     n_channels, n_classes, depth, base = _model_attrs(model)
     x = to_tensor(image, n_channels)
     h, w = x.shape[-2:]

@@ -19,6 +19,9 @@ no longer iterating); `train_unet` runs it to the end.
 
 from __future__ import annotations
 
+import collections
+import contextlib
+import inspect
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -33,10 +36,11 @@ import torch.nn as nn
 
 from lab import losses, schedules
 from lab.device import pick_device, supports_bf16
-from lab.errors import LabError
+from lab.errors import LabError, shown
 from lab.figures import color, figure
+from lab.safe_expr import check_plain
 from lab.segment import dice, iou, load_image, segment, to_tensor
-from lab.unet import UNet
+from lab.unet import MAX_BASE_CHANNELS, MAX_DEPTH, UNet
 
 __all__ = [
     "MAX_STEPS",
@@ -44,6 +48,9 @@ __all__ = [
     "MAX_BATCH",
     "MAX_IMAGES",
     "MAX_PIXELS",
+    "MAX_LR",
+    "FINAL_GRACE_S",
+    "Pace",
     "OPTIMIZERS",
     "PRECISIONS",
     "HISTORY_COLUMNS",
@@ -66,7 +73,8 @@ MAX_TIME_S = 300.0
 MAX_BATCH = 64
 MAX_IMAGES = 2_000
 MAX_PIXELS = 2**25  # all images together (33 M pixels, 400 MB as fp32 RGB): beyond that a 2-core Space runs out
-MAX_LR = 10.0
+MAX_LR = 10.0  # the lr field's cap, and the cap on every lr a schedule sets during a run
+FINAL_GRACE_S = 5.0  # the last validation (and the tab's scoring of the validation images) may end this much late
 OPTIMIZERS = ("adamw", "sgd")
 PRECISIONS = ("auto", "fp32", "bf16")
 HISTORY_COLUMNS = ("step", "epoch", "loss", "lr", "val_dice", "elapsed_s")
@@ -108,13 +116,14 @@ class TrainResult:
 
 
 def _number(field_name: str, value: Any, low: float, high: float, *, integer: bool, low_open: bool = False) -> Any:
+    check_plain(value, field_name)  # a 5,000-digit integer is refused before float() or repr() meets it
     ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
     ok = ok and math.isfinite(float(value)) and (not integer or float(value).is_integer())
     ok = ok and (float(value) > low if low_open else float(value) >= low) and float(value) <= high
     if not ok:
         kind = "a whole number" if integer else "a number"
         lo = f"above {low:g}" if low_open else f"from {low:g}"
-        raise LabError(f"Field '{field_name}' got {value!r}; use {kind} {lo} to {high:g}.")
+        raise LabError(f"Field '{field_name}' got {shown(value)}; use {kind} {lo} to {high:g}.")
     return int(value) if integer else float(value)
 
 
@@ -181,35 +190,48 @@ def split_indices(n: int, val_fraction: float, seed: int) -> tuple[list[int], li
     return sorted(order[n_val:]), sorted(order[:n_val])
 
 
+def _params_dict(field_name: str, params: Any, example: str) -> dict[str, Any]:
+    """Named parameters as a plain dict with text keys (None: none); LabError naming the field otherwise."""
+    if params is None:
+        return {}
+    if not isinstance(params, Mapping) or not all(isinstance(key, str) for key in params):
+        raise LabError(f"Field '{field_name}' got {shown(params)}; use an object of named parameters like {example}.")
+    return dict(params)
+
+
 def _loss_module(loss: Any) -> tuple[nn.Module, dict[str, Any]]:
     """`loss` as a name, (name, params), {"name", "params"} or an nn.Module -> (module, JSON description)."""
     if isinstance(loss, nn.Module):
         return loss, {"name": type(loss).__name__, "params": {}}
+    check_plain(loss, "loss")  # depth, size and digits bounded before the checks below walk or quote it
     if isinstance(loss, Mapping):
-        name, params = loss.get("name"), dict(loss.get("params") or {})
+        name, params = loss.get("name"), loss.get("params")
     elif isinstance(loss, (tuple, list)) and len(loss) == 2:
-        name, params = loss[0], dict(loss[1] or {})
+        name, params = loss
     else:
-        name, params = loss, {}
+        name, params = loss, None
     if not isinstance(name, str) or not name:
-        raise LabError(f"Field 'loss' got {loss!r}; use a loss name such as one of {', '.join(losses.NAMES)}.")
+        raise LabError(f"Field 'loss' got {shown(loss)}; use a loss name such as one of {', '.join(losses.NAMES)}.")
+    params = _params_dict("loss parameters", params, '{"smooth": 1.0}')
     return losses.get(name, **params), {"name": losses.canonical(name), "params": params}
 
 
 def _schedule_spec(scheduler: Any) -> tuple[str, dict[str, Any]] | None:
+    """`scheduler` as None, a name, (name, params) or {"name", "params"} -> (name, params) or None (constant lr)."""
     if scheduler is None:
         return None
+    check_plain(scheduler, "scheduler")
     if isinstance(scheduler, Mapping):
         name, params = scheduler.get("name"), scheduler.get("params")
     elif isinstance(scheduler, (tuple, list)) and len(scheduler) == 2:
         name, params = scheduler
     else:
         name, params = scheduler, None
-    if name in (None, "", "none", "None"):
+    if name is None or (isinstance(name, str) and name in ("", "none", "None")):
         return None
     if not isinstance(name, str) or name not in schedules.NAMES:
-        raise LabError(f"Field 'scheduler' got {name!r}; use none or one of {', '.join(schedules.NAMES)}.")
-    return name, dict(params or {})
+        raise LabError(f"Field 'scheduler' got {shown(name)}; use none or one of {', '.join(schedules.NAMES)}.")
+    return name, _params_dict("scheduler parameters", params, '{"step_size": 30}')
 
 
 def _is_per_batch(name: str, params: dict[str, Any], total_steps: int) -> bool:
@@ -218,15 +240,68 @@ def _is_per_batch(name: str, params: dict[str, Any], total_steps: int) -> bool:
     return schedules.make_scheduler(name, params, probe, total_steps=total_steps).per_batch
 
 
+def _check_lr_plan(spec: tuple[str, dict[str, Any]], plan: pd.DataFrame) -> None:
+    """Refuse a schedule whose lr leaves [0, MAX_LR] at some step of the run (the lr field's cap holds for every
+    step, not only the first): named by the scheduler, the step and the lr."""
+    lrs = plan["lr"].to_numpy()
+    bad = np.flatnonzero(~((lrs >= 0) & (lrs <= MAX_LR)))  # NaN fails both tests
+    if bad.size:
+        i = int(bad[0])
+        step = int(plan["step"].iloc[i])
+        raise LabError(
+            f"Scheduler {schedules.describe(*spec)} would set the lr to {lrs[i]:.6g} at step {step}; the lr must "
+            f"stay from 0 to {MAX_LR:g} at every step (lower the schedule's factors or the lr)."
+        )
+
+
+class Pace:
+    """Seconds per unit of work (a training step, a pixel of validation) as measured so far, and whether the next
+    piece can end by a deadline: a loop asks `fits` before starting work, so it never starts what cannot finish.
+
+    The estimate is the slowest of the last few measured rates, so a machine that has just become loaded is believed
+    at once; `prior` stands in until something is measured.
+    """
+
+    def __init__(self, prior: float = 0.0, clock: Callable[[], float] = time.perf_counter, keep: int = 3) -> None:
+        self.prior, self.clock = prior, clock
+        self.recent: collections.deque[float] = collections.deque(maxlen=keep)
+
+    def estimate(self, units: float = 1.0) -> float:
+        return units * (max(self.recent) if self.recent else self.prior)
+
+    def fits(self, until: float | None, units: float = 1.0) -> bool:
+        """Whether `units` of work started now end by `until` (a `clock()` time; None: no deadline)."""
+        if until is None:
+            return True
+        now = self.clock()
+        return now < until and now + self.estimate(units) <= until
+
+    @contextlib.contextmanager
+    def measure(self, units: float = 1.0) -> Iterator[None]:
+        """Time the work inside the `with` block as `units` units."""
+        start = self.clock()
+        yield
+        self.recent.append((self.clock() - start) / units)
+
+
 # ----------------------------------------------------------------------------------------------- the loop
 
 
 class Training:
     """One seeded training run of a U-Net on image/mask pairs, advanced one optimizer step per iteration.
 
-    `for row in Training(images, masks, ...)` yields each step's history row (a dict with HISTORY_COLUMNS);
-    stop iterating to stop the run; `result()` then gives the model and the history so far. Every argument is
-    checked in the constructor (LabError naming the field), so a wrong input fails before any training.
+    `for row in Training(images, masks, ...)` yields each step's history row (a dict with HISTORY_COLUMNS, plus
+    `val_images`: how many validation images the row's val_dice scored, None when it was not validated); stop
+    iterating to stop the run; `result()` then gives the model and the history so far. Every argument is checked
+    in the constructor (LabError naming the field), so a wrong input fails before any training; so is the schedule:
+    its lr must stay within [0, MAX_LR] at every step of the run.
+
+    The time limit (issue 12): the clock is read before every step and before every validation image, and a step
+    or an image starts only if the pace measured so far (`Pace`: the slowest recent step; seconds per validated
+    pixel) says it ends within the limit. Periodic validations score the images that fit (`val_images` says how
+    many); the final validation may use FINAL_GRACE_S more seconds, and leaves val_dice NaN if not even one image
+    fits (the last score stands). So a run ends within the limit plus one step (a step slower than all before it)
+    plus FINAL_GRACE_S. `clock` is `time.perf_counter`; tests may replace it before iterating.
     """
 
     def __init__(
@@ -271,6 +346,8 @@ class Training:
 
         # model: a fresh seeded U-Net unless one is given (then it is trained in place)
         if model is None:
+            base_channels = _number("base_channels", base_channels, 2, MAX_BASE_CHANNELS, integer=True)
+            depth = _number("depth", depth, 1, MAX_DEPTH, integer=True)
             with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's RNG
                 torch.manual_seed(self.seed)
                 model = UNet(n_channels=3, n_classes=1, bilinear=True, base_channels=base_channels, depth=depth)
@@ -287,6 +364,12 @@ class Training:
         crop_size = _number("crop_size", crop_size, self.unit, 1024, integer=True)
         train_smallest = min(min(self.xs[i].shape[-2:]) for i in self.train_index)
         self.crop = min(crop_size, train_smallest) // self.unit * self.unit
+        if self.batch_size == 1 and self.crop == self.unit:  # BatchNorm at the 1 x 1 bottom would see one value
+            raise LabError(
+                f"With batch_size 1 and {self.crop} px crops the bottom of this U-Net is 1 x 1 pixel, and BatchNorm "
+                f"needs more than one value per channel to train; use batch_size 2 or more, or crops (and training "
+                f"images) of at least {2 * self.unit} px."
+            )
 
         self.loss_fn, loss_desc = _loss_module(loss)
         self.loss_fn = self.loss_fn.to(self.device)
@@ -309,6 +392,10 @@ class Training:
         spec = _schedule_spec(scheduler)
         self.scheduler = None
         if spec is not None:
+            # the whole run's lr, computed before any step (milliseconds): a schedule that would leave the cap is
+            # refused now, not at the step where an lr of 1e300 overflows the optimizer's arithmetic
+            _check_lr_plan(spec, lr_preview(spec, steps=self.steps, lr=lr, n_images=len(self.xs),
+                                            batch_size=self.batch_size, val_fraction=val_fraction))  # fmt: skip
             name, sched_params = spec
             epochs = math.ceil(self.steps / self.steps_per_epoch)
             per_batch = _is_per_batch(name, sched_params, self.steps)
@@ -340,7 +427,12 @@ class Training:
         self.generator = torch.Generator().manual_seed(self.seed)  # crops and flips (CPU: same on every device)
         self.rows: list[dict[str, Any]] = []
         self.stop_reason = "steps"
+        self.clock: Callable[[], float] = time.perf_counter
         self.started: float | None = None
+        self.deadline: float | None = None  # clock() time by which steps and periodic validations end
+        self.step_pace = Pace(clock=self._now)  # seconds per step
+        self.val_pace = Pace(clock=self._now)  # seconds per validated pixel
+        self.val_scored = 0  # images the last validation scored
 
     # ------------------------------------------------------------------------------------------- pieces
     def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -368,19 +460,67 @@ class Training:
             logits = self.model(x)
         return logits.float()
 
+    def _now(self) -> float:
+        return self.clock()
+
+    @property
+    def final_deadline(self) -> float | None:
+        """The clock() time by which the final validation (and the tab's scoring of the images) should end."""
+        return None if self.deadline is None else self.deadline + FINAL_GRACE_S
+
     @torch.no_grad()
-    def validate(self) -> float:
-        """Mean Dice (threshold 0.5) over the whole validation images in eval mode (BatchNorm's running stats)."""
+    def validate(self, until: float | None = None) -> float:
+        """Mean Dice (threshold 0.5) over the whole validation images in eval mode (BatchNorm's running stats).
+
+        With `until` (a `clock()` time), images are scored in order while the pace says the next one ends by then:
+        the mean is over those (`val_scored` of them), NaN when not even the first fits.
+        """
+        if not self.val_pace.recent:  # nothing measured yet: a forward pass costs about half a step per pixel
+            self.val_pace.prior = self.step_pace.estimate() / (2 * self.batch_size * self.crop**2)
         self.model.eval()
         scores = []
-        for i in self.val_index:
-            x = self.xs[i][None].contiguous(memory_format=self.memory_format)
-            pred = self.forward(x)[0] > 0  # logit > 0  <=>  sigmoid > 0.5
-            true = self.ys[i] > 0.5
-            total = int(pred.sum()) + int(true.sum())
-            scores.append(1.0 if total == 0 else 2.0 * int((pred & true).sum()) / total)
-        self.model.train()
-        return float(np.mean(scores))
+        try:
+            for i in self.val_index:
+                pixels = self.xs[i].shape[-2] * self.xs[i].shape[-1]
+                if not self.val_pace.fits(until, pixels):
+                    break
+                with self.val_pace.measure(pixels):
+                    x = self.xs[i][None].contiguous(memory_format=self.memory_format)
+                    pred = self.forward(x)[0] > 0  # logit > 0  <=>  sigmoid > 0.5
+                    true = self.ys[i] > 0.5
+                    total = int(pred.sum()) + int(true.sum())
+                    scores.append(1.0 if total == 0 else 2.0 * int((pred & true).sum()) / total)
+        finally:
+            self.model.train()
+        self.val_scored = len(scores)
+        return float(np.mean(scores)) if scores else math.nan
+
+    def stop(self) -> None:
+        """The caller stops iterating before the last step: the run is "stopped", and what follows (`finish`, the
+        tab's scoring) gets FINAL_GRACE_S from now rather than what was left of the time limit."""
+        self.stop_reason = "stopped"
+        now = self.clock()
+        self.started = now if self.started is None else self.started
+        self.deadline = now if self.deadline is None else min(self.deadline, now)
+
+    def finish(self) -> bool:
+        """Score the last row if no validation scored it (a run stopped early), within the final deadline;
+        whether it tried."""
+        if not self.rows or self.rows[-1].get("val_images"):
+            return False
+        self._validate_row(self.rows[-1], self.final_deadline)
+        return True
+
+    def _validate_row(self, row: dict[str, Any], until: float | None) -> None:
+        row["val_dice"] = self.validate(until)
+        row["val_images"] = self.val_scored
+        row["elapsed_s"] = self.clock() - self.started if self.started is not None else 0.0
+
+    def _check_lr(self, step: int, lr: float) -> None:
+        # the plan was checked in __init__; this guards what a ReduceLROnPlateau (or a bug) might still do
+        if not 0.0 <= lr <= MAX_LR:
+            raise LabError(f"The lr at step {step} is {lr:.6g}; it must stay from 0 to {MAX_LR:g} (lower the "
+                           "schedule's factors or the lr).")  # fmt: skip
 
     def _step_scheduler(self, step: int) -> None:
         s = self.scheduler
@@ -393,32 +533,36 @@ class Training:
 
     # ------------------------------------------------------------------------------------------- loop
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        self.started = time.perf_counter()
+        self.started = self.clock()
+        self.deadline = None if self.time_limit_s is None else self.started + self.time_limit_s
         for step in range(len(self.rows) + 1, self.steps + 1):
-            if self.time_limit_s is not None and time.perf_counter() - self.started >= self.time_limit_s:
+            if not self.step_pace.fits(self.deadline):  # the clock, before every step
                 self.stop_reason = "time limit"
                 break
             lr = float(self.optimizer.param_groups[0]["lr"])
-            x, y = self.batch()
-            loss = self.loss_fn(self.forward(x), y)
-            value = float(loss.detach())
-            if not math.isfinite(value):
-                raise LabError(
-                    f"Training diverged at step {step} (loss {value}); lower the learning rate (now {lr:g})."
-                )
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            row = {"step": step, "epoch": (step - 1) // self.steps_per_epoch + 1, "loss": value, "lr": lr}
-            self.rows.append(row)
-            self._step_scheduler(step)
-            last = step == self.steps
-            row["val_dice"] = self.validate() if (step % self.val_every == 0 or last) else math.nan
-            row["elapsed_s"] = time.perf_counter() - self.started
+            self._check_lr(step, lr)
+            with self.step_pace.measure():
+                x, y = self.batch()
+                loss = self.loss_fn(self.forward(x), y)
+                value = float(loss.detach())
+                if not math.isfinite(value):
+                    raise LabError(
+                        f"Training diverged at step {step} (loss {value}); lower the learning rate (now {lr:g})."
+                    )
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+                row = {"step": step, "epoch": (step - 1) // self.steps_per_epoch + 1, "loss": value, "lr": lr,
+                       "val_dice": math.nan, "val_images": None}  # fmt: skip
+                self.rows.append(row)
+                self._step_scheduler(step)
+            if step == self.steps:
+                self._validate_row(row, self.final_deadline)
+            elif step % self.val_every == 0:  # within the limit: the images that fit
+                self._validate_row(row, self.deadline)
+            row["elapsed_s"] = self.clock() - self.started
             yield row
-        if self.rows and math.isnan(self.rows[-1]["val_dice"]):  # stopped early: score the final model too
-            self.rows[-1]["val_dice"] = self.validate()
-            self.rows[-1]["elapsed_s"] = time.perf_counter() - self.started
+        if self.stop_reason != "steps" and self.finish():  # stopped early: score the final model too
             yield self.rows[-1]
 
     def history(self) -> pd.DataFrame:
@@ -532,7 +676,11 @@ def history_figure(
 
 
 def pairs_from_files(paths: Sequence[str]) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
-    """Uploaded files -> (names, images, masks): `<name>.<ext>` pairs with `<name>_mask.<ext>` (any image format)."""
+    """Uploaded files -> (names, images, masks): `<name>.<ext>` pairs with `<name>_mask.<ext>` (any image format).
+
+    Bounded before and while decoding: more than `MAX_IMAGES` pairs are refused before any is opened, and
+    decoding stops once the images pass `MAX_PIXELS` together (`load_image` bounds each file: 10 MB, 2048 px).
+    """
     from pathlib import Path
 
     files = {Path(p).stem: p for p in paths}
@@ -540,28 +688,57 @@ def pairs_from_files(paths: Sequence[str]) -> tuple[list[str], list[np.ndarray],
     lonely = [k for k in files if k.endswith("_mask") and k.removesuffix("_mask") not in files]
     unmatched = [k for k in names if f"{k}_mask" not in files]
     if lonely or unmatched:
-        shown = ", ".join((lonely + unmatched)[:4])
-        raise LabError(f"Files without a partner: {shown}; upload each image as <name>.png with <name>_mask.png.")
-    images, masks = [], []
+        listed = ", ".join(shown(k) for k in (lonely + unmatched)[:4])  # names are the visitor's: shortened
+        raise LabError(f"Files without a partner: {listed}; upload each image as <name>.png with <name>_mask.png.")
+    if len(names) > MAX_IMAGES:
+        raise LabError(f"Got {len(names):,} image/mask pairs; training takes from 2 to {MAX_IMAGES:,} pairs.")
+    images, masks, pixels = [], [], 0
     for name in names:
         images.append(load_image(files[name]))
+        pixels += images[-1].shape[0] * images[-1].shape[1]
+        if pixels > MAX_PIXELS:  # prepare_pairs' limit, checked before the next file is decoded
+            raise LabError(f"The images hold more than {MAX_PIXELS:,} pixels together; use fewer or smaller images.")
         m = load_image(files[f"{name}_mask"])
         if m.ndim == 3:  # an RGB(A) mask: its channels must agree
             if not all(np.array_equal(m[..., 0], m[..., c]) for c in range(1, min(3, m.shape[2]))):
-                raise LabError(f"Mask {name}_mask is a colour image; use a black-and-white (0/255) mask.")
+                raise LabError(f"Mask {shown(name + '_mask')} is a colour image; use a black-and-white (0/255) mask.")
             m = m[..., 0]
         masks.append(m)
     return names, images, masks
 
 
-def evaluate(model: nn.Module, images: Sequence[Any], masks: Sequence[Any], names: Sequence[str]) -> pd.DataFrame:
-    """Dice and IoU per image of `model`'s masks (lab.segment.segment, threshold 0.5); `attrs["masks"]` keeps them."""
+def _same_counts(images: Sequence[Any], masks: Sequence[Any], names: Sequence[str]) -> None:
+    if not len(images) == len(masks) == len(names):
+        raise LabError(f"Got {len(images)} images, {len(masks)} masks and {len(names)} names; give one of each per "
+                       "image.")  # fmt: skip
+
+
+def _within(images: Sequence[Any], until: float | None, pace: Pace | None, work: float) -> Iterator[int]:
+    """Indices of `images` in order while `pace` says the next one (`work` units per pixel) ends by `until`; each
+    image's time is measured into `pace` as the caller's loop body runs."""
+    pace = Pace() if pace is None else pace
+    for i, image in enumerate(images):
+        units = work * max(1, int(np.prod(np.shape(image)[:2])))
+        if not pace.fits(until, units):
+            return
+        with pace.measure(units):
+            yield i
+
+
+def evaluate(model: nn.Module, images: Sequence[Any], masks: Sequence[Any], names: Sequence[str], *,
+             until: float | None = None, pace: Pace | None = None) -> pd.DataFrame:  # fmt: skip
+    """Dice and IoU per image of `model`'s masks (lab.segment.segment, threshold 0.5); `attrs["masks"]` keeps them.
+
+    With `until` (a `pace.clock()` time; `pace` in seconds per pixel, e.g. `Training.val_pace`), images are
+    segmented in order while the next is expected to end by then: the table covers those only.
+    """
+    _same_counts(images, masks, names)
     rows, predicted = [], []
-    for name, image, mask in zip(names, images, masks, strict=True):
-        pred = segment(model, image).mask
-        true = np.asarray(mask) > 0
+    for i in _within(images, until, pace, 1.0):
+        pred = segment(model, images[i]).mask
+        true = np.asarray(masks[i]) > 0
         predicted.append(pred)
-        rows.append({"name": name, "dice": dice(pred, true), "iou": iou(pred, true),
+        rows.append({"name": names[i], "dice": dice(pred, true), "iou": iou(pred, true),
                      "true_pixels": int(true.sum()), "predicted_pixels": int(pred.sum())})  # fmt: skip
     df = pd.DataFrame(rows, columns=["name", "dice", "iou", "true_pixels", "predicted_pixels"])
     df.attrs["masks"] = predicted
@@ -569,34 +746,43 @@ def evaluate(model: nn.Module, images: Sequence[Any], masks: Sequence[Any], name
 
 
 def eval_vs_train_mode(
-    model: nn.Module, images: Sequence[Any], masks: Sequence[Any], names: Sequence[str]
-) -> pd.DataFrame:
+    model: nn.Module, images: Sequence[Any], masks: Sequence[Any], names: Sequence[str], *,
+    until: float | None = None, pace: Pace | None = None,
+) -> pd.DataFrame:  # fmt: skip
     """The pitfall of validating without `model.eval()`: Dice per image in eval mode and in train mode.
 
     Train mode runs on a copy (its BatchNorm would otherwise overwrite the model's running statistics), each image
-    alone as a batch of one, so BatchNorm normalises it with its own statistics.
+    alone as a batch of one, so BatchNorm normalises it with its own statistics. `until` and `pace` as in
+    `evaluate` (two passes per image count as two pixels' work per pixel).
     """
     import copy
 
+    _same_counts(images, masks, names)
     device = next(model.parameters()).device
+    depth = getattr(model, "depth", 0)
     careless = copy.deepcopy(model).train()
     rows = []
     with torch.no_grad():
-        for name, image, mask in zip(names, images, masks, strict=True):
-            true = np.asarray(mask) > 0
-            good = segment(model, image).mask
-            x = to_tensor(image, getattr(model, "n_channels", 3)).to(device)
-            bad = (careless(x)[0, 0] > 0).cpu().numpy()
-            rows.append({"name": name, "dice model.eval()": dice(good, true), "dice model.train()": dice(bad, true)})
-    df = pd.DataFrame(rows)
+        for i in _within(images, until, pace, 2.0):
+            true = np.asarray(masks[i]) > 0
+            good = segment(model, images[i]).mask
+            x = to_tensor(images[i], getattr(model, "n_channels", 3)).to(device)
+            bottom = (x.shape[-2] >> depth) * (x.shape[-1] >> depth)  # values per channel at the U's bottom
+            # train-mode BatchNorm of one value per channel is undefined (torch refuses it): no score then
+            bad_dice = dice((careless(x)[0, 0] > 0).cpu().numpy(), true) if bottom > 1 else math.nan
+            rows.append({"name": names[i], "dice model.eval()": dice(good, true), "dice model.train()": bad_dice})
+    df = pd.DataFrame(rows, columns=["name", "dice model.eval()", "dice model.train()"])
     mean = {"name": "mean", **{c: df[c].mean() for c in df.columns[1:]}}
-    return pd.concat([df, pd.DataFrame([mean])], ignore_index=True).round(4)
+    return pd.DataFrame([*rows, mean], columns=df.columns).round(4)
 
 
 _CODE = '''\
 """Train a U-Net as the lab's Train tab did: same data, seed and settings give the same history on this machine."""
+import collections
+import contextlib
 import math
 import time
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
@@ -653,36 +839,58 @@ def forward(x):
     return logits.float()  # the loss sees fp32 logits
 
 
+{pace}
+
+
+# the time limit: a step (or a validation image) starts only if the pace measured so far says it ends in time
+step_pace, val_pace = Pace(), Pace()  # seconds per step, seconds per validated pixel
+
+
 @torch.no_grad()
-def validate():
+def validate(until=None):
+    """Mean Dice over the validation images; with `until`, over those that fit before it (NaN if none does)."""
+    if not val_pace.recent:  # nothing measured yet: a forward pass costs about half a step per pixel
+        val_pace.prior = step_pace.estimate() / (2 * batch_size * crop**2)
     model.eval()  # BatchNorm: running statistics
     scores = []
     for i in val_idx:
-        pred = forward(xs[i][None].contiguous(memory_format=memory_format))[0] > 0
-        true = ys[i] > 0.5
-        total = int(pred.sum()) + int(true.sum())
-        scores.append(1.0 if total == 0 else 2.0 * int((pred & true).sum()) / total)
+        pixels = xs[i].shape[-2] * xs[i].shape[-1]
+        if not val_pace.fits(until, pixels):
+            break
+        with val_pace.measure(pixels):
+            pred = forward(xs[i][None].contiguous(memory_format=memory_format))[0] > 0
+            true = ys[i] > 0.5
+            total = int(pred.sum()) + int(true.sum())
+            scores.append(1.0 if total == 0 else 2.0 * int((pred & true).sum()) / total)
     model.train()
-    return float(np.mean(scores))
+    return float(np.mean(scores)) if scores else float("nan")
 
 
 history, recent = [], []
 start = time.perf_counter()
+deadline = None if time_limit_s is None else start + time_limit_s
+final_until = None if deadline is None else deadline + {grace}  # the last validation may end a little later
 for step in range(1, steps + 1):
-    if time_limit_s is not None and time.perf_counter() - start >= time_limit_s:
+    if not step_pace.fits(deadline):
         break
     lr = optimizer.param_groups[0]["lr"]
-    x, y = batch()
-    loss = loss_fn(forward(x), y)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()  # once per batch
-    recent.append(loss.item())
+    with step_pace.measure():
+        x, y = batch()
+        loss = loss_fn(forward(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()  # once per batch
+        recent.append(loss.item())
 {step_scheduler}
-    val_dice = validate() if step % {val_every} == 0 or step == steps else float("nan")
+    if step == steps:
+        val_dice = validate(final_until)
+    else:
+        val_dice = validate(deadline) if step % {val_every} == 0 else float("nan")
     history.append((step, loss.item(), lr, val_dice))
     if val_dice == val_dice:
         print(f"step {{step}}: loss {{loss.item():.4f}}  lr {{lr:.3g}}  val Dice {{val_dice:.3f}}")
+if history and history[-1][0] < steps and history[-1][3] != history[-1][3]:  # stopped by the time limit,
+    history[-1] = (*history[-1][:3], validate(final_until))  # the final model not scored yet: score it too
 model = model.to(memory_format=torch.contiguous_format).eval()
 '''
 
@@ -715,7 +923,7 @@ def to_code(config: Mapping[str, Any], *, data: str = "samples") -> str:
         if probe_batch:
             scheduler = (f"scheduler = make_scheduler({sched['name']!r}, {sched['params']!r}, optimizer, "
                          "total_steps=steps)  # steps after every batch")  # fmt: skip
-            step_scheduler = "    scheduler.step(recent[-1])  # per batch (only ReduceLROnPlateau reads the metric)"
+            step_scheduler = "        scheduler.step(recent[-1])  # per batch (only ReduceLROnPlateau reads the metric)"
         else:
             scheduler = (
                 f"scheduler = make_scheduler({sched['name']!r}, {sched['params']!r}, optimizer,\n"
@@ -723,8 +931,8 @@ def to_code(config: Mapping[str, Any], *, data: str = "samples") -> str:
                 "    steps_per_epoch=steps_per_epoch)  # steps once per epoch"
             )
             step_scheduler = (
-                "    if step % steps_per_epoch == 0:  # end of an epoch (ReduceLROnPlateau reads its mean loss)\n"
-                "        scheduler.step(float(np.mean(recent[-steps_per_epoch:])))"
+                "        if step % steps_per_epoch == 0:  # end of an epoch (ReduceLROnPlateau reads its mean loss)\n"
+                "            scheduler.step(float(np.mean(recent[-steps_per_epoch:])))"
             )
     return _CODE.format(
         seed=config["seed"], steps=config["steps"], batch_size=config["batch_size"], crop=config["crop_size"],
@@ -734,4 +942,5 @@ def to_code(config: Mapping[str, Any], *, data: str = "samples") -> str:
         loss_args=", ".join([repr(config["loss"]["name"]), *filter(None, [_kwargs(config["loss"]["params"])])]),
         optimizer=optimizer, scheduler=scheduler,
         step_scheduler=step_scheduler, val_every=config["val_every"],
+        pace=inspect.getsource(Pace).rstrip(), grace=FINAL_GRACE_S,
     )  # fmt: skip

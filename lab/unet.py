@@ -13,6 +13,7 @@ output has the input's height and width.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import TYPE_CHECKING
 
@@ -20,7 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lab.errors import LabError
+from lab.errors import LabError, shown
 
 if TYPE_CHECKING:  # pandas and plotly load only when a table or figure is asked for
     import pandas as pd
@@ -28,7 +29,8 @@ if TYPE_CHECKING:  # pandas and plotly load only when a table or figure is asked
 
 __all__ = [
     "DoubleConv", "Down", "Up", "OutConv", "UNet", "MAX_DEPTH", "MAX_BASE_CHANNELS", "MAX_PARAMS", "MAX_INPUT_SIDE",
-    "unet_param_count", "check_build", "block_table", "u_figure", "to_code", "paper_vs_code",
+    "unet_param_count", "check_build", "block_table", "u_figure", "to_code", "paper_vs_code", "paper_min_size",
+    "PITFALL_MAX_SIZE",
 ]
 
 MAX_DEPTH = 6  # 2**6 = 64: the smallest input a depth-6 U accepts; deeper buys nothing on lab-sized images
@@ -109,7 +111,7 @@ def _check_config(n_channels: int, n_classes: int, base_channels: int, depth: in
         ("depth", depth, 1, MAX_DEPTH),
     ):
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise LabError(f"U-Net {field} got {value!r}; use a whole number from {low} to {high}.")
+            raise LabError(f"U-Net {field} got {shown(value)}; use a whole number from {low} to {high}.")
     if base_channels % 2:
         raise LabError(f"U-Net base_channels got {base_channels}; use an even number (the decoder halves channels).")
 
@@ -236,9 +238,10 @@ def check_build(
     n_channels: int, n_classes: int, bilinear: bool, base_channels: int, depth: int, height: int, width: int
 ) -> int:
     """Validate a builder request without allocating weights; returns the parameter count."""
+    _check_config(n_channels, n_classes, base_channels, depth)  # first: the sizes' bound is 2**depth
     for field, value in (("height", height), ("width", width)):
         if isinstance(value, bool) or not isinstance(value, int):
-            raise LabError(f"Input {field} got {value!r}; use a whole number of pixels.")
+            raise LabError(f"Input {field} got {shown(value)}; use a whole number of pixels.")
         if value > MAX_INPUT_SIDE:
             raise LabError(f"Input {field} {value} is above {MAX_INPUT_SIDE}; use 2**depth to {MAX_INPUT_SIDE} pixels.")
         if value < 2**depth:
@@ -272,7 +275,8 @@ def block_table(
 
     check_build(n_channels, n_classes, bilinear, base_channels, depth, height, width)
     with torch.device("meta"):
-        model = UNet(n_channels, n_classes, bilinear, base_channels, depth)
+        # eval(): at 2**depth px the bottom map is 1 x 1, where training-mode BatchNorm refuses a batch of one
+        model = UNet(n_channels, n_classes, bilinear, base_channels, depth).eval()
         x = torch.empty(1, n_channels, height, width)
     shapes: dict[str, tuple] = {}
     names = ["inc", *[f"down{i}" for i in range(1, depth + 1)], *[f"up{j}" for j in range(1, depth + 1)], "outc"]
@@ -437,7 +441,7 @@ print(f"{{params:,}} parameters")
 
 # shapes and FLOPs for one {height} x {width} image, computed on the meta device
 with torch.device("meta"):
-    meta_model = UNet(**config)
+    meta_model = UNet(**config).eval()  # BatchNorm in eval mode: a 1 x 1 bottom map is fine for a batch of one
     x = torch.empty(1, {n_channels}, {height}, {width})
 counter = FlopCounterMode(display=False)
 with counter:
@@ -448,16 +452,62 @@ print("output shape", tuple(out.shape), f"{{flops / 1e9:.2f}} GFLOPs")
     )
 
 
+PITFALL_MAX_SIZE = 4096  # the pitfall's input side: a table of sizes, computed on meta tensors, costs nothing
+
+
+def _paper_failure(size: int, depth: int) -> str | None:
+    """Where the paper's unpadded U breaks on a size x size input, or None when it does not.
+
+    Pure arithmetic mirroring the layers: MaxPool2d(2) floors, each DoubleConv takes 4 px, an up-step doubles.
+    The U works when every map keeps at least 1 px and every cropped skip is at least as large as the upsampled
+    map it joins (that one always holds: a decoder map is never larger than the encoder map of its level).
+    """
+    side, skips = size, []
+    for level in range(depth + 1):
+        side = side // 2 if level else side
+        if side - 4 < 1:
+            return f"encoder level {level}"
+        side -= 4
+        skips.append(side)
+    skips.pop()
+    for level in range(depth - 1, -1, -1):
+        side *= 2
+        if skips[level] < side:
+            return f"the skip of decoder level {level}"
+        if side - 4 < 1:
+            return f"decoder level {level}"
+        side -= 4
+    return None
+
+
+@functools.lru_cache(maxsize=MAX_DEPTH)
+def paper_min_size(depth: int) -> int:
+    """The smallest input side the paper's unpadded U takes at `depth` (188 at depth 4: the 16k + 124 rule gives
+    the sizes whose every pooling is even). Every larger side works too, since no map shrinks as the input grows."""
+    return next(s for s in range(2**depth, PITFALL_MAX_SIZE + 1) if _paper_failure(s, depth) is None)
+
+
 def paper_vs_code(size: int = 572, depth: int = 4) -> pd.DataFrame:
     """The 5.2 pitfall, computed live: feature-map sizes of the paper's U (unpadded 3x3 convs, skips
     cropped to fit) beside the tutorial's code (padding=1, upsampled map padded), level by level.
-    Each size comes from running the actual layers on a meta tensor."""
+    Each size comes from running the actual layers on a meta tensor.
+
+    Accepted: depth 1 to MAX_DEPTH, size from `paper_min_size(depth)` (764 at depth 6) to PITFALL_MAX_SIZE.
+    """
     import pandas as pd
 
-    if isinstance(size, bool) or not isinstance(size, int) or not 2**depth <= size <= 4096:
-        raise LabError(f"Pitfall input size got {size!r}; use a whole number from {2**depth} to 4096.")
-    if not 1 <= depth <= MAX_DEPTH:
-        raise LabError(f"Pitfall depth got {depth!r}; use 1 to {MAX_DEPTH}.")
+    if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= MAX_DEPTH:
+        raise LabError(f"Pitfall depth got {shown(depth)}; use a whole number from 1 to {MAX_DEPTH}.")
+    low = paper_min_size(depth)
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= PITFALL_MAX_SIZE:
+        raise LabError(f"Pitfall input size got {shown(size)}; use a whole number from {low} to {PITFALL_MAX_SIZE} "
+                       f"for depth {depth}.")  # fmt: skip
+    where = _paper_failure(size, depth)
+    if where is not None:
+        raise LabError(
+            f"With unpadded convs a {size} px input shrinks to nothing by {where} at depth {depth}; "
+            f"use {low} to {PITFALL_MAX_SIZE} px for depth {depth} (or a smaller depth)."
+        )
     rows = []
     with torch.device("meta"):
         valid = nn.Sequential(nn.Conv2d(1, 1, 3), nn.Conv2d(1, 1, 3))  # the paper: no padding, -2 px per conv
@@ -470,11 +520,6 @@ def paper_vs_code(size: int = 572, depth: int = 4) -> pd.DataFrame:
             if level:
                 p, c = pool(p), pool(c)
             p_in, c_in = p.size(-1), c.size(-1)
-            if p.size(-1) < 5:
-                raise LabError(
-                    f"With unpadded convs a {size} px input shrinks to nothing by level {level}; "
-                    f"use at least {_min_valid_size(depth)} px for depth {depth}."
-                )
             p, c = valid(p), same(c)
             skips_p.append(p.size(-1))
             skips_c.append(c.size(-1))
@@ -493,11 +538,3 @@ def paper_vs_code(size: int = 572, depth: int = 4) -> pd.DataFrame:
             rows.append({"stage": f"decoder level {level}", "paper: in -> out": f"{p_in} -> {p.size(-1)}",
                          "code: in -> out": f"{c_in} -> {c.size(-1)}", "skip handling": crop})
     return pd.DataFrame(rows)
-
-
-def _min_valid_size(depth: int) -> int:
-    """Smallest input for which the unpadded U keeps a positive size (paper's rule: 16k + 124 for depth 4)."""
-    s = 5
-    for _ in range(depth):
-        s = 2 * (s + 4)
-    return s + 4

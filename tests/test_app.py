@@ -57,5 +57,7 @@ def test_guarded_keeps_generators_streaming():
 
 @pytest.mark.browser
 def test_page_shows_header(page):
-    header = page.locator("#lab-header")
-    assert "torch" in header.inner_text()
+    from playwright.sync_api import expect
+
+    expect(page.locator("#lab-header")).to_contain_text("PyTorch lab")
+    expect(page.locator("#lab-runs-on")).to_contain_text("torch")  # where the lab runs, written per visitor

@@ -8,11 +8,10 @@ seeded RNG (`LAB_FUZZ_SEED`, default 0) so CI is reproducible and a local run ca
 
 Allowed outcomes: a result, or an AppError with a message of at most `MAX_MESSAGE` characters that is not the
 lab's internal-error text. Where the value's JSON type does not match the component (a string sent to a gr.Number),
-Gradio's preprocess refuses it before our callback runs; since the app launches with `show_error=True` (finding F7,
-fixed) that refusal is Gradio's own sentence naming the component and the value ("Could not preprocess input
-component at index 5 (a `number` component) ... Expected a `float | None`, but the value passed ... was: 'abc'"),
-which is accepted only for such a mismatch and counted; Gradio's generic "has not enabled verbose error reporting"
-text is never accepted. No call may take longer than `HANG_S`. Known bugs are skipped in the sweep and pinned by
+Gradio's preprocess refuses it before our callback runs; `ui.common.LabBlocks` words that refusal as one sentence
+naming the field and the value ("Field 'Classes' got 'abc', which it does not accept; ..."), which is accepted
+only for such a mismatch and counted; Gradio's generic "has not enabled verbose error reporting" text is never
+accepted (finding F7). No call may take longer than `HANG_S`. Known bugs are skipped in the sweep and pinned by
 strict xfail tests below, so they flip when fixed. Counts go to bench/results/fuzz_counts.md.
 """
 
@@ -36,7 +35,7 @@ MUTATIONS = int(os.environ.get("LAB_FUZZ_MUTATIONS", "2"))  # hostile calls per 
 HANG_S = 60
 INTERNAL = "An internal error happened"
 GRADIO_GENERIC = "has not enabled verbose error reporting"  # what a client got before show_error=True (F7)
-GRADIO_PREPROCESS = "Could not preprocess input component"  # Gradio's own refusal of a wrongly typed value
+GRADIO_PREPROCESS = "which it does not accept"  # ui.common.LabBlocks' sentence for a wrongly typed value
 MAX_MESSAGE = 2000  # as tests/test_fuzz_lab.py: a longer message echoes a 100 kB input back (F6)
 PWNED = Path("/tmp/pwned")
 
@@ -152,7 +151,7 @@ def _call(client, sweep: Sweep, name: str, params: list[dict], values: dict, mut
     elif INTERNAL in message:
         sweep.failures.append(f"{where}: internal error (a bug behind the callback) after {took:.1f} s")
     elif GRADIO_GENERIC in message:
-        sweep.failures.append(f"{where}: Gradio's generic error (is show_error=True gone from app.LAUNCH_KW?)")
+        sweep.failures.append(f"{where}: Gradio's generic error (is app.demo still a ui.common.LabBlocks?)")
     elif len(message) > MAX_MESSAGE:
         sweep.failures.append(f"{where}: a {len(message)}-character message (it echoes the value: F6)")
     elif GRADIO_PREPROCESS in message:
@@ -256,12 +255,13 @@ def test_null_text_field(client, api_name, field):
 
 @pytest.mark.parametrize("field, value", [("classes", "abc"), ("classes", [1]), ("dropout", None)])
 def test_wrongly_typed_value_gets_gradio_s_named_refusal(client, field, value):
-    """F7 (fixed by show_error=True): Gradio's preprocess refusal names the component and the value, not its
-    generic "has not enabled verbose error reporting" text; the callback never runs."""
+    """F7: a value Gradio's preprocess refuses gets one sentence naming the field and the value (ui.common.LabBlocks),
+    not Gradio's generic "has not enabled verbose error reporting" text nor its own message; the callback never runs."""
     from gradio_client.exceptions import AppError
 
     with pytest.raises(AppError) as info:
         client.predict(api_name="/surgery_apply", weights=None, **{field: value})
     message = str(info.value)
     assert GRADIO_PREPROCESS in message and GRADIO_GENERIC not in message and INTERNAL not in message
-    assert "component" in message and repr(value) in message and len(message) <= MAX_MESSAGE
+    assert "Field '" in message and repr(value) in message and len(message) <= MAX_MESSAGE
+    assert "preprocess" not in message and "type `" not in message

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from lab import schedules
+from lab import schedules, train
 from lab.errors import LabError
 from lab.segment import segment
 from lab.train import (
@@ -243,3 +243,157 @@ def test_checkpoint_loads_back(tmp_path, data):
     with torch.no_grad():
         assert torch.equal(loaded.eval()(x), result.model.cpu()(x))
     assert cfg == result.model.config()
+
+
+# ------------------------------------------------------------------------------------------- the time limit (issue 12)
+# A fake clock that only moves when the model runs: `step_s` per training forward (one per step), `image_s` per
+# validation image. Deterministic: no wall-time assertion anywhere.
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def timed(run: Training, step_s, image_s: float) -> FakeClock:
+    """Make `run`'s forward passes advance a fake clock; `step_s` a number or a list, one per step."""
+    clock = FakeClock()
+    run.clock = clock
+    costs = list(step_s) if isinstance(step_s, (list, tuple)) else None
+    forward = run.forward
+
+    def fake_forward(x):
+        if run.model.training:
+            clock.t += costs.pop(0) if costs is not None else step_s
+        else:
+            clock.t += image_s * x.shape[0]
+        return forward(x)
+
+    run.forward = fake_forward
+    return clock
+
+
+def test_no_step_starts_that_cannot_end_within_the_limit(data):
+    run = Training(*data, steps=100, time_limit_s=10.0, **TINY)
+    clock = timed(run, step_s=3.0, image_s=1.0)
+    rows = list(run)
+    # steps end at 3, 6, 9; a fourth would end at 12 > 10: not started
+    assert [r["step"] for r in run.rows] == [1, 2, 3] and run.stop_reason == "time limit"
+    # the final model is scored in the grace after the limit: 2 images of 1 s, from 9 to 11
+    assert rows[-1]["step"] == 3 and rows[-1]["val_images"] == 2 and not math.isnan(rows[-1]["val_dice"])
+    assert clock.t == 11.0 <= 10.0 + train.FINAL_GRACE_S
+
+
+def test_a_step_slower_than_all_before_overshoots_by_at_most_itself(data):
+    """The machine gets loaded at step 5: the step was expected to take 1 s, it takes 10. The run ends after it;
+    the final validation would end past the grace, so it is skipped and the last score stands."""
+    run = Training(*data, steps=100, time_limit_s=5.0, val_every=2, **TINY)
+    clock = timed(run, step_s=[1, 1, 1, 1, 10] + [1] * 95, image_s=0.0)
+    list(run)
+    history = run.history()
+    assert history["step"].tolist() == [1, 2, 3, 4, 5] and run.stop_reason == "time limit"
+    assert clock.t - 5.0 <= 10.0 + train.FINAL_GRACE_S  # within one step (10 s) plus the grace
+    assert run.rows[-1]["val_images"] == 0 and math.isnan(run.rows[-1]["val_dice"])
+    assert not math.isnan(history["val_dice"].iloc[3])  # step 4's score is the last one
+    assert clock.t == 14.0  # step 5 started at 4, expected to end at 5 (the limit); it ended at 14
+
+
+def test_validation_scores_only_the_images_that_fit(data):
+    """A large held-out set: each validation image takes 4 s. The validation at step 2 scores the images that end
+    within the limit, says how many, and training stops when no further step fits."""
+    run = Training(*data, steps=100, time_limit_s=20.0, val_every=2, val_fraction=0.5, **TINY)
+    assert len(run.val_index) == 4
+    clock = timed(run, step_s=1.0, image_s=4.0)
+    list(run)
+    # step 2 ends at 2; images end at 6, 10, 14, 18 (all 4 fit); steps 3 and 4 end at 20; nothing more fits
+    assert run.rows[1]["val_images"] == 4
+    assert [r["step"] for r in run.rows] == [1, 2, 3, 4]
+    # step 4's validation starts at the limit: no image fits before it, nor within the grace (one takes 4 s,
+    # the grace is 5 s: the first fits, the second would end at 28 > 25)
+    assert run.rows[-1]["val_images"] == 1 and clock.t == 24.0
+
+
+def test_the_first_validation_is_estimated_from_the_steps(data):
+    """Before any image is measured, an image is expected to cost half a step per pixel (a forward pass): with
+    1000 s steps on 32 x 32 crops of batch 4, a 48 x 48 image is expected to take 1000 / 2 / 4096 * 2304 s."""
+    run = Training(*data, steps=1, time_limit_s=100.0, **TINY)
+    timed(run, step_s=1000.0, image_s=0.0)
+    list(run)
+    assert run.val_pace.prior == pytest.approx(1000.0 / (2 * 4 * 32 * 32))
+    # step 1 took 1000 s, past the limit (it started at 0, with nothing measured); then no image fit the grace
+    assert run.rows[-1]["val_images"] == 0
+
+
+def test_stop_gives_what_follows_the_grace_from_now(data):
+    run = Training(*data, steps=100, time_limit_s=300.0, **TINY)
+    clock = timed(run, step_s=1.0, image_s=1.0)
+    for row in run:
+        if row["step"] == 3:
+            break
+    run.stop()
+    assert run.final_deadline == clock.t + train.FINAL_GRACE_S
+    assert run.finish() and run.rows[-1]["val_images"] == 2 and run.stop_reason == "stopped"
+    assert not run.finish()  # scored: nothing more to do
+
+
+def test_evaluate_and_pitfall_respect_the_deadline(data):
+    result = train_unet(*data, steps=2, **TINY)
+    images, masks = data
+    pace = train.Pace(prior=1.0, clock=FakeClock())  # 1 s per pixel: no 48 x 48 image fits in 100 s
+    assert len(evaluate(result.model, images, masks, list("abcdefgh"), until=100.0, pace=pace)) == 0
+    pace.prior = 0.0
+    table = evaluate(result.model, images[:3], masks[:3], ["a", "b", "c"], until=100.0, pace=pace)
+    assert len(table) == 3 and len(table.attrs["masks"]) == 3
+    pit = eval_vs_train_mode(result.model, images[:2], masks[:2], ["a", "b"], until=0.0, pace=pace)
+    assert pit["name"].tolist() == ["mean"]
+
+
+def test_code_applies_the_same_time_limit(monkeypatch):
+    """The exported loop checks the clock as the lab does: with the same fake clock (moved by the model's forward
+    passes), the code and the lab stop at the same step and score the same images."""
+    import time
+
+    import lab.train
+    import lab.unet
+    from lab.segment import samples
+    from tests.conftest import run_code
+
+    clock = FakeClock()
+
+    class TimedUNet(lab.unet.UNet):
+        def forward(self, x):
+            clock.t += 1.0 if self.training else 1.0 * x.shape[0]
+            return super().forward(x)
+
+    monkeypatch.setattr(time, "perf_counter", clock)
+    monkeypatch.setattr(lab.unet, "UNet", TimedUNet)
+    monkeypatch.setattr(lab.train, "UNet", TimedUNet)
+    images, masks = [s.image for s in samples()], [s.mask for s in samples()]
+    settings = {"base_channels": 4, "depth": 2, "crop_size": 32, "batch_size": 2}
+    result = train_unet(images, masks, steps=50, val_every=3, time_limit_s=25.0, **settings)
+    assert result.stop_reason == "time limit" and len(result.history) < 50
+    clock.t = 0.0
+    ns = run_code(to_code(result.config))
+    history = pd.DataFrame(ns["history"], columns=["step", "loss", "lr", "val_dice"])
+    assert history["step"].tolist() == result.history["step"].tolist()
+    np.testing.assert_allclose(history["loss"], result.history["loss"], rtol=1e-6)
+    np.testing.assert_allclose(history["val_dice"], result.history["val_dice"], rtol=1e-6)  # NaN where not scored
+
+
+def test_batch_of_one_on_the_smallest_crop_is_refused():
+    """BatchNorm cannot train on one value per channel: batch 1 with crops of 2**depth px (a 1 x 1 bottom)."""
+    masks = [np.pad(np.ones((4, 4), bool), 2)] * 4  # 8 x 8: the smallest images a depth-3 U takes
+    images = [(m[..., None].repeat(3, 2) * 200).astype(np.uint8) for m in masks]
+    with pytest.raises(LabError, match="batch_size 1 and 8 px crops"):
+        Training(images, masks, base_channels=4, depth=3, batch_size=1, crop_size=8)
+    Training(images, masks, base_channels=4, depth=3, batch_size=2, crop_size=8)  # two values per channel: fine
+
+
+def test_pitfall_leaves_images_with_a_one_pixel_bottom_unscored(data):
+    result = train_unet(*data, steps=1, **TINY)  # depth 2: a 6 x 6 image has a 1 x 1 bottom
+    images = [data[0][0][:6, :6], data[0][1]]
+    table = eval_vs_train_mode(result.model, images, [data[1][0][:6, :6], data[1][1]], ["small", "whole"])
+    assert math.isnan(table["dice model.train()"].iloc[0]) and not math.isnan(table["dice model.train()"].iloc[1])

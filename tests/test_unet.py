@@ -156,3 +156,21 @@ def test_paper_vs_code_reproduces_572_to_388():
 def test_paper_vs_code_refuses_sizes_the_unpadded_u_cannot_take():
     with pytest.raises(LabError, match="shrinks to nothing"):
         unet.paper_vs_code(100, 4)
+
+
+@pytest.mark.parametrize("depth", [1, 4, 6])
+def test_inspection_at_exactly_two_to_the_depth(depth):
+    """At 2**depth px the bottom map is 1 x 1: training-mode BatchNorm refuses a batch of one there, so the
+    meta-device analysis and the code panel run the U in eval mode (issue 12: an internal error before)."""
+    side = 2**depth
+    table = unet.block_table(1, 1, True, 2, depth, side, side)
+    assert table["out_hw"].iloc[-1] == f"{side}x{side}"
+    assert table.loc[table["block"] == f"down{depth}", "out_hw"].item() == "1x1"
+    ns = run_code(unet.to_code(1, 1, True, 2, depth, side, side))
+    assert tuple(ns["out"].shape) == (1, 1, side, side)
+
+
+def test_pitfall_names_the_exact_sizes_it_takes():
+    with pytest.raises(LabError, match="use 764 to 4096 px for depth 6"):
+        unet.paper_vs_code(572, 6)  # the default size at the deepest U
+    assert unet.paper_vs_code(764, 6)["paper: in -> out"].iloc[-1].endswith("-> 4")

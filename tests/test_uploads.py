@@ -8,8 +8,8 @@ text, nor Gradio's generic one), the server's memory stays bounded, and nothing 
   the Train tab's image/mask pairs;
 - the hostile pickle (`__reduce__` -> `os.system("touch /tmp/pwned")`, as a torch zip and as a legacy pickle)
   and a .pt whose tensor claims 4 GB: the Checkpoints tab's loader and the Surgery tab's weights;
-- a 200 MB file (sparse: no real data is written): refused by gradio_client before sending, and by the server's
-  upload route when sent anyway (`launch(max_file_size="50mb")`);
+- a file 1 MiB over the upload cap (sparse: no real data is written): refused by gradio_client before sending, and
+  by the server's upload route when sent anyway (`launch(max_file_size=lab.checkpoints.UPLOAD_MAX_BYTES)`);
 - a path outside the upload folder passed as a file: refused by Gradio.
 
 Memory: the app runs inside the pytest process (tests/conftest.py), so its peak RSS is this process's. Linux
@@ -32,9 +32,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from lab import checkpoints as ck
+
 PWNED = Path("/tmp/pwned")
 PEAK_GROWTH_MB = 300
-UPLOAD_LIMIT = 50 * 2**20  # app.LAUNCH_KW["max_file_size"]
+UPLOAD_LIMIT = ck.UPLOAD_MAX_BYTES  # app.LAUNCH_KW["max_file_size"]: the lab's largest download (issue 12, item 7)
 INTERNAL = "internal error"
 GRADIO_GENERIC = "has not enabled verbose error reporting"
 
@@ -138,8 +140,9 @@ def giant_pt(path: Path, numel: int = 2**30) -> Path:
     return path
 
 
-def sparse_file(path: Path, size: int = 200 * 2**20) -> Path:
-    """`size` bytes that take no disk space (a hole): the size check must not need real data."""
+def sparse_file(path: Path, size: int = UPLOAD_LIMIT + 2**20) -> Path:
+    """`size` bytes (by default 1 MiB over the upload cap) that take no disk space (a hole): the size check must not
+    need real data."""
     with open(path, "wb") as f:
         f.truncate(size)
     return path
@@ -314,7 +317,7 @@ def test_oversized_file_refused_by_the_client(client, files):
     before = reset_peak()
     with pytest.raises(ValueError, match="exceeds the maximum file size"):
         client.predict(handle_file(str(big)), "Default: small CNN", api_name="/checkpoints_load")
-    PEAKS["200 MB file via gradio_client (refused before upload)"] = peak_mb() - before
+    PEAKS["file over the cap via gradio_client (refused before upload)"] = peak_mb() - before
 
 
 def test_oversized_file_refused_by_the_server(app_url, files):
@@ -327,7 +330,7 @@ def test_oversized_file_refused_by_the_server(app_url, files):
         response = httpx.post(f"{app_url.rstrip('/')}/gradio_api/upload", files={"files": ("big.pt", f)},
                               timeout=120)
     growth = peak_mb() - before
-    PEAKS["200 MB file posted to /gradio_api/upload"] = growth
+    PEAKS["file over the cap posted to /gradio_api/upload"] = growth
     assert response.status_code == 413, (response.status_code, response.text[:200])
     assert "size" in response.text.lower(), response.text[:200]
     assert growth < PEAK_GROWTH_MB

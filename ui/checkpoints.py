@@ -50,6 +50,10 @@ WHAT_CHOICES = [
 CASES = [("single", "single"), ("single", "multi"), ("multi", "single"), ("multi", "multi")]
 CASE_CHOICES = [(f"saved {saved}, loaded {loaded}", f"{saved}-{loaded}") for saved, loaded in CASES]
 _KEEP_S = 900  # downloads are copied into Gradio's cache when returned; our copies go after 15 min
+# The one upload limit: what the lab's largest download needs (lab.checkpoints explains the number). app.py's
+# launch(max_file_size=...) reads it here, so gradio_client, the upload route and `run_upload` agree.
+UPLOAD_MAX_BYTES = ck.UPLOAD_MAX_BYTES
+CONTENT_ROWS = 300  # rows of the "What the file holds" table; a longer listing ends with a row saying it was cut
 
 INTRO = """### 5.4 · Saving and loading, without the traps
 Save the model you built in another tab (or the small default CNN) as weights, a whole pickled model or a training
@@ -206,8 +210,8 @@ def run_upload(file: str | None, models: dict | None, choice: str):
     if not file:
         raise LabError("Field 'checkpoint' is empty; upload a .pt, .pth, .pkl or .safetensors file.")
     path = Path(file)
-    obj = ck.load(path, max_bytes=ck.UPLOAD_MAX_BYTES)  # untrusted: weights_only or safetensors
-    contents = ck.contents(obj).head(300)
+    obj = ck.load(path, max_bytes=UPLOAD_MAX_BYTES)  # untrusted: scanned, then weights_only or safetensors
+    contents = ck.contents(obj, max_rows=CONTENT_ROWS)  # bounded: stops (and says so) at CONTENT_ROWS rows
     model, label = _model(models, choice)
     report = ck.compare(model, obj)
     models = dict(models or {})
@@ -401,7 +405,8 @@ def build(shared) -> None:
     with gr.Row():
         with gr.Column(scale=2):
             upload = gr.File(
-                label="Checkpoint (.pt .pth .pkl .safetensors, at most 50 MB)", elem_id="checkpoints-upload"
+                label=f"Checkpoint (.pt .pth .pkl .safetensors, at most {UPLOAD_MAX_BYTES // 2**20} MiB)",
+                elem_id="checkpoints-upload",
             )
             load_btn = gr.Button("Load safely", variant="primary", elem_id="checkpoints-load")
         with gr.Column(scale=3):

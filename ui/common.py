@@ -1,43 +1,108 @@
-"""What every tab shares: error translation for callbacks and the per-session stores that link the tabs."""
+"""What every tab shares: the Blocks that words Gradio's own refusals, errors that stay beside their inputs, a tab's
+first view, links that share a view, the concurrency groups, and the per-session stores that link the tabs.
+
+A tab module imports what it needs from here and builds its part; none of this does tensor math.
+"""
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
+import json
 import logging
 import shutil
 import tempfile
+import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
+import pandas as pd
+from gradio.exceptions import ComponentProcessingError, InvalidPathError
 
-from lab.errors import LabError
+import locales
+from lab.errors import LabError, fmt, shown
+from ui.i18n import LANG, i18n, lang, t, words
 
-__all__ = ["guarded", "Shared", "INTERNAL_ERROR", "code_box", "download_dir"]
+__all__ = [
+    "LabBlocks", "guarded", "Shared", "INTERNAL_ERROR", "code_box", "download_dir", "limit_concurrency", "WORK",
+    "TRAINING", "error_box", "run", "Link", "first_view", "empty_like", "session_of",
+]
 
 log = logging.getLogger("lab.ui")
 
-INTERNAL_ERROR = "An internal error happened; it has been logged on the server. Please try other values."
+INTERNAL_ERROR = locales.text("en", "error.internal")  # the English sentence; `t("error.internal")` per visitor
+
+# The session of the event being processed (set by LabBlocks.process_api, like the language).
+SESSION: contextvars.ContextVar[str] = contextvars.ContextVar("lab_session", default="")
 
 
-def _translate(exc: Exception) -> gr.Error:
+def session_of(request: gr.Request | None = None) -> str:
+    """The Gradio session hash of the current event (or of `request`)."""
+    if request is not None and getattr(request, "session_hash", None):
+        return str(request.session_hash)
+    return SESSION.get()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Errors: one sentence, in the visitor's language, kept until the next run
+
+
+class _LastErrors:
+    """The last refusal of each (session, event), for the `.failure` handler that shows it beside the inputs.
+
+    Bounded (an LRU of `size` entries): a session that never reads its error back cannot grow the server.
+    """
+
+    def __init__(self, size: int = 2000) -> None:
+        self.items: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self.size = size
+        self.lock = threading.Lock()
+
+    def put(self, key: tuple[str, str], message: str) -> None:
+        with self.lock:
+            self.items[key] = message
+            self.items.move_to_end(key)
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+    def pop(self, key: tuple[str, str]) -> str | None:
+        with self.lock:
+            return self.items.pop(key, None)
+
+
+LAST_ERRORS = _LastErrors()
+
+
+def _translate(exc: Exception, key: str | None) -> gr.Error:
     if isinstance(exc, gr.Error):
         return exc
     if isinstance(exc, LabError):
-        return gr.Error(str(exc), title="Input not accepted")
-    log.exception("callback failed")  # the traceback stays on the server
-    return gr.Error(INTERNAL_ERROR, title="Internal error")
+        message, title = words(exc), t("error.title.input")
+    else:
+        log.error("callback failed", exc_info=exc)  # the traceback stays on the server
+        message, title = t("error.internal"), t("error.title.internal")
+    if key is None:
+        return gr.Error(message, title=title)
+    # shown beside the inputs by the event's .failure handler (see `run`), so no toast on top of it
+    LAST_ERRORS.put((SESSION.get(), key), message)
+    return gr.Error(message, title=title, visible=False)
 
 
-def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a callback so LabError becomes `gr.Error(message)` and any other exception a logged internal error.
+def guarded(fn: Callable[..., Any] | None = None, *, key: str | None = None) -> Callable[..., Any]:
+    """Wrap a callback so LabError becomes `gr.Error(sentence)` in the visitor's language and any other exception a
+    logged internal error. With `key` (what `run` passes) the sentence is kept for the page instead of a toast.
 
     Keeps the callback's kind (plain, generator, async) and signature, so gr.Progress and streaming still work.
     """
+    if fn is None:
+        return functools.partial(guarded, key=key)
+
     if inspect.isgeneratorfunction(fn):
 
         @functools.wraps(fn)
@@ -45,7 +110,7 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
             try:
                 yield from fn(*args, **kwargs)
             except Exception as exc:  # noqa: BLE001 - translated for the page, logged when unexpected
-                raise _translate(exc) from exc
+                raise _translate(exc, key) from exc
 
         return gen_wrapper
 
@@ -56,7 +121,7 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
             try:
                 return await fn(*args, **kwargs)
             except Exception as exc:  # noqa: BLE001
-                raise _translate(exc) from exc
+                raise _translate(exc, key) from exc
 
         return async_wrapper
 
@@ -65,26 +130,209 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001
-            raise _translate(exc) from exc
+            raise _translate(exc, key) from exc
 
     return wrapper
 
 
+def error_box(elem_id: str) -> gr.Markdown:
+    """Where a refused input's sentence stays, beside the inputs, until the next run (empty: hidden by CSS)."""
+    return gr.Markdown("", elem_id=elem_id, elem_classes=["lab-error"], container=False)
+
+
+def empty_like(component: Any) -> Any:
+    """What a component shows when the run that fills it failed: nothing (never the previous run's result)."""
+    if isinstance(component, gr.State):
+        return gr.skip()
+    if isinstance(component, gr.Dataframe):
+        headers = getattr(component, "headers", None) or []
+        return pd.DataFrame(columns=list(headers))
+    if isinstance(component, (gr.Textbox, gr.Code, gr.Markdown, gr.HTML)):
+        return ""
+    return None
+
+
+def run(
+    triggers: Any,
+    fn: Callable[..., Any],
+    inputs: Any,
+    outputs: Sequence[Any],
+    *,
+    api_name: str,
+    error: gr.Markdown,
+    clear: Sequence[Any] | None = None,
+    **kwargs: Any,
+) -> Any:
+    """`gr.on(triggers, fn, inputs, outputs)` whose refusal is one sentence in `error`, kept until the next run.
+
+    The sentence is cleared in the browser as the next run starts; on a refusal the `.failure` handler writes it
+    into `error` and empties `clear` (default: every output that is not a State), so no stale result sits under
+    it. API clients still get the sentence as an AppError. Returns the event, for `.then` chains.
+    """
+    triggers = triggers if isinstance(triggers, (list, tuple)) else [triggers]
+    outputs = list(outputs)
+    stale = [c for c in (outputs if clear is None else clear) if not isinstance(c, gr.State)]
+    gr.on(triggers, None, None, error, js="() => ''", queue=False, api_visibility="private")
+    event = gr.on(triggers, guarded(fn, key=api_name), inputs, outputs, api_name=api_name, **kwargs)
+
+    def failed(request: gr.Request):
+        message = LAST_ERRORS.pop((session_of(request), api_name)) or t("error.internal")
+        return [f"⚠️ {message}", *(empty_like(c) for c in stale)]
+
+    event.failure(failed, None, [error, *stale], queue=False, api_visibility="private",
+                  show_progress="hidden")  # fmt: skip
+    return event
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Gradio's own refusals, worded; the language and session of every event
+
+
+def _label(block: Any) -> str:
+    label = getattr(block, "label", None)
+    if label is not None and hasattr(label, "key"):  # an i18n("key") label: word it in the event's language
+        label = t(label.key)
+    return str(label) if label else block.get_block_name()
+
+
+def _out_of_range(block: Any, value: Any) -> str | None:
+    """The sentence for a value a Number/Slider/Dropdown/Radio/CheckboxGroup refuses, else None."""
+    if isinstance(block, (gr.Number, gr.Slider)) and isinstance(value, (int, float)) and not isinstance(value, bool):
+        low, high = getattr(block, "minimum", None), getattr(block, "maximum", None)
+        if (low is not None and value < low) or (high is not None and value > high):
+            accepted = t("accept.number_range", low=fmt(low), high=fmt(high)) if low is not None and high is not None \
+                else t("accept.number")
+            return t("error.value", field=_label(block), value=shown(value), accepted=accepted)
+        return None
+    if isinstance(block, (gr.Dropdown, gr.Radio, gr.CheckboxGroup)) and value is not None:
+        choices = [c[1] if isinstance(c, (tuple, list)) else c for c in (block.choices or [])]
+        wanted = value if isinstance(value, list) else [value]
+        try:
+            bad = [v for v in wanted if v not in choices]
+        except TypeError:
+            bad = [value]
+        if bad and not getattr(block, "allow_custom_value", False):
+            listed = ", ".join(repr(c) for c in choices[:12]) + (", …" if len(choices) > 12 else "")
+            accepted = t("accept.one_of", options=listed)
+            return t("error.value", field=_label(block), value=shown(bad[0]), accepted=accepted)
+    return None
+
+
+class LabBlocks(gr.Blocks):
+    """gr.Blocks that sets each event's language and session, and words Gradio's own refusals for a person.
+
+    Our callbacks already speak through `guarded`. What is left is what Gradio does before and after them: a
+    client sending a string for a number, a made-up file path (Gradio's own message would name the server's
+    working and temp folders), a malformed payload. Those become one `gr.Error` naming the field and the value.
+    """
+
+    async def process_api(self, block_fn, inputs, state=None, request=None, *args, **kwargs):
+        first = request[0] if isinstance(request, list) and request else request
+        language = LANG.set(lang(first) if first is not None else locales.DEFAULT)
+        session = SESSION.set(str(getattr(first, "session_hash", "") or kwargs.get("session_hash") or ""))
+        try:
+            return await super().process_api(block_fn, inputs, state, request, *args, **kwargs)
+        finally:
+            LANG.reset(language)
+            SESSION.reset(session)
+
+    @staticmethod
+    def _format_processing_error(block_fn, index, block, value, is_input, original_error) -> str:
+        if not is_input:  # our own output did not fit its component: a bug, logged with its traceback
+            log.error("postprocess of %s failed: %r", block_fn.name, original_error)
+            return t("error.internal")
+        return t("error.request.field", field=_label(block), value=shown(value))
+
+    async def preprocess_data(self, block_fn, inputs, state, explicit_call=False):
+        try:
+            return await super().preprocess_data(block_fn, inputs, state, explicit_call)
+        except gr.Error as exc:
+            # a component's own refusal ("Value 10.5 is greater than maximum value 10.0.", "... (type: <class
+            # 'str'>) is not in the list of choices"): say which field, in the visitor's words
+            for block, value in zip(block_fn.inputs, inputs, strict=False):
+                sentence = _out_of_range(block, value)
+                if sentence:
+                    raise gr.Error(sentence, title=t("error.title.input")) from None
+            raise exc
+        except InvalidPathError as exc:
+            log.info("refused a file path in %s: %s", block_fn.name, exc)
+            raise gr.Error(t("error.request.not_uploaded"), title=t("error.title.input")) from None
+        except Exception as exc:  # noqa: BLE001 - wrong types, malformed payloads: the client's input
+            message = str(exc) if isinstance(exc, ComponentProcessingError) else ""
+            if not message or message == t("error.internal"):
+                log.info("refused the inputs of %s: %r", block_fn.name, exc)
+                message = t("error.request.inputs", count=len(block_fn.inputs),
+                            endpoint=repr(block_fn.api_name or block_fn.name))  # fmt: skip
+            raise gr.Error(message, title=t("error.title.input")) from None
+
+    async def postprocess_data(self, block_fn, predictions, state):
+        try:
+            return await super().postprocess_data(block_fn, predictions, state)
+        except gr.Error:
+            raise
+        except Exception:  # noqa: BLE001 - our own outputs: a bug, logged, never shown
+            log.exception("postprocess of %s failed", block_fn.name)
+            raise gr.Error(t("error.internal"), title=t("error.title.internal")) from None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Concurrency: one server-wide limit per group
+
+# Gradio's limits are per `concurrency_id`; by default each event function has its own, so per-event limits of 2
+# would let five heavy requests of five different events run at once.
+WORK = "lab-work"  # everything that computes: builds, forwards, curves, loads, saves
+TRAINING = "train"  # the Train tab's run (a long generator)
+
+
+def limit_concurrency(demo: gr.Blocks, *, work: int = 2, training: int = 1) -> None:
+    """Put every queued event of `demo` into one of two server-wide groups: TRAINING (limit `training`) for the
+    events declared with `concurrency_id=TRAINING`, WORK (limit `work`) for all others.
+
+    Call it once after every tab is built. Events with `queue=False` (Stop, arming a run, showing a kept error)
+    compute nothing and stay outside the queue; with the queue's REST routes closed (Gradio's default
+    `api_open=False`), no client can send a queued event around it.
+    """
+    for fn in demo.fns.values():
+        if not fn.queue or fn.fn is None:
+            continue
+        if fn.concurrency_id == TRAINING:
+            fn.concurrency_limit = training
+        else:
+            fn.concurrency_id, fn.concurrency_limit = WORK, work
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A tab's first view, and links that share a view
+
+
+@dataclass
+class Link:
+    """One setting of a tab kept in the address bar: `?<name>=<value>`, read back with `parse` (which raises
+    LabError or ValueError for a value it refuses; the link's value is then ignored with a note)."""
+
+    name: str
+    component: Any
+    parse: Callable[[str], Any] = str
+
+
 @dataclass
 class Shared:
-    """Per-session `gr.State`s that tabs read and write to hand work to each other.
+    """Per-session `gr.State`s that tabs read and write to hand work to each other, and the page's common parts.
 
-    - `models`: dict label -> nn.Module, the models this session built ("Compose", "U-Net", "ResNet surgery",
-      "Train"); the Checkpoints tab saves any of them.
-    - `loss`: {"name": str, "params": dict}, the loss chosen in the Losses tab (the Train tab starts from it).
-    - `schedule`: {"name": str, "params": dict}, the schedule chosen in the LR schedules tab.
-    - `demo`: the enclosing Blocks, for `shared.demo.load(...)` of cheap default views (< 100 ms each).
+    - `models`: dict label -> nn.Module, the models this session built ("compose", "unet", "surgery", "train");
+      the Checkpoints tab saves any of them.
+    - `loss`: the loss chosen in the Losses tab (a `lab.losses.LossSpec`), for the Train tab.
+    - `schedule`: the schedule chosen in the LR schedules tab (a `lab.schedules.ScheduleSpec`), for the Train tab.
+    - `demo`: the enclosing Blocks; `tabs`: the gr.Tabs; `note`: the header's note (a link's ignored values).
     """
 
     demo: gr.Blocks
     models: gr.State
     loss: gr.State
     schedule: gr.State
+    tabs: Any = None
+    note: Any = None
+    tab_ids: list[str] = field(default_factory=list)
 
     @classmethod
     def create(cls, demo: gr.Blocks) -> Shared:
@@ -96,9 +344,99 @@ class Shared:
         )
 
 
-def code_box(label: str = "PyTorch code", **kwargs: Any) -> gr.Code:
+def _url_js(tab_id: str, names: Sequence[str]) -> str:
+    """A browser function writing `?tab=<tab_id>&<name>=<value>...` (and keeping ?lang=) with history.replaceState."""
+    return (
+        "(...values) => { const u = new URL(window.location.href); const keep = u.searchParams.get('lang');"
+        " u.search = ''; if (keep) u.searchParams.set('lang', keep);"
+        f" u.searchParams.set('tab', {json.dumps(tab_id)}); const names = {json.dumps(list(names))};"
+        " names.forEach((n, i) => { let v = values[i]; if (v === null || v === undefined || v === '') return;"
+        " if (typeof v === 'object') v = JSON.stringify(v); u.searchParams.set(n, String(v)); });"
+        " window.history.replaceState(window.history.state, '', u.toString()); return values; }"
+    )
+
+
+def first_view(
+    shared: Shared,
+    tab: gr.Tab,
+    tab_id: str,
+    view: Callable[..., Any],
+    inputs: Sequence[Any],
+    outputs: Sequence[Any],
+    *,
+    links: Sequence[Link] = (),
+    error: gr.Markdown | None = None,
+    api_name: str,
+) -> None:
+    """Show the tab's view, computed, the first time a session opens the tab, and keep its settings in the URL.
+
+    - A page opened with `?tab=<tab_id>` (or without ?tab= for the first tab) restores the `links` settings from
+      the address and computes `view(*inputs)` on load; a bad value is ignored with a note in the header.
+    - Otherwise the first click on the tab computes it (once per session: later clicks keep what is there).
+    - Opening the tab, and changing any `links` setting, writes `?tab=` and the settings into the address bar
+      (`history.replaceState`), so the address always shares what is on screen.
+    """
+    opened = gr.State(False)
+    inputs, outputs = list(inputs), list(outputs)
+    link_components = [link.component for link in links]
+    is_default = not shared.tab_ids or shared.tab_ids[0] == tab_id
+
+    def restore(request: gr.Request, *values: Any):
+        params = request.query_params if request is not None else {}
+        wanted = params.get("tab") or ("" if is_default else None)
+        if wanted not in (tab_id, "") or (wanted == "" and not is_default):
+            return [gr.skip()] * (len(link_components) + len(outputs) + 2)
+        values = list(values)
+        restored, ignored = [], []
+        for link in links:
+            raw = params.get(link.name)
+            if raw is None:
+                restored.append(gr.skip())
+                continue
+            try:
+                value = link.parse(raw)
+            except (LabError, ValueError, TypeError):
+                ignored.append(f"`{link.name}={shown(raw, 40)}`")
+                restored.append(gr.skip())
+                continue
+            values[inputs.index(link.component)] = value
+            restored.append(value)
+        note = t("common.link.ignored", values=", ".join(ignored)) if ignored else gr.skip()
+        result = view(*values)
+        result = list(result) if isinstance(result, (list, tuple)) else [result]
+        return [*restored, *result, note, True]
+
+    def open_once(already: bool, *values: Any):
+        if already:
+            return [gr.skip()] * (len(outputs) + 1)
+        result = view(*values)
+        result = list(result) if isinstance(result, (list, tuple)) else [result]
+        return [*result, True]
+
+    load_outputs = [*link_components, *outputs, shared.note, opened]
+    select_outputs = [*outputs, opened]
+    if error is not None:
+        run(shared.demo.load, restore, inputs, load_outputs, api_name=f"{api_name}_link", error=error,
+            clear=outputs)  # fmt: skip
+        run(tab.select, open_once, [opened, *inputs], select_outputs, api_name=api_name, error=error, clear=outputs)
+    else:
+        shared.demo.load(guarded(restore), inputs, load_outputs, api_name=f"{api_name}_link")
+        tab.select(guarded(open_once), [opened, *inputs], select_outputs, api_name=api_name)
+    url_js = _url_js(tab_id, [link.name for link in links])
+    tab.select(None, link_components, None, js=url_js, queue=False, api_visibility="private")
+    if link_components:
+        gr.on([c.change for c in link_components], None, link_components, None, js=url_js, queue=False,
+              api_visibility="private")  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Small shared widgets and files
+
+
+def code_box(label: Any = None, **kwargs: Any) -> gr.Code:
     """The code panel every tab has: Python, copy button, read-only."""
-    return gr.Code(label=label, language="python", interactive=False, buttons=["copy"], **kwargs)
+    return gr.Code(label=label if label is not None else i18n("common.code"), language="python",
+                   interactive=False, buttons=["copy"], **kwargs)  # fmt: skip
 
 
 def download_dir(tab: str, keep_s: float = 900.0) -> Path:

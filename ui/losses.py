@@ -62,7 +62,7 @@ def _sample(name: str):
     from lab.segment import samples
 
     found = {s.name: s for s in samples()}
-    if name not in found:
+    if not isinstance(name, str) or name not in found:
         raise LabError(f"Sample {shown(name)} is not one of the shipped samples ({', '.join(sorted(found))}).")
     return found[name]
 

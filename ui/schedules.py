@@ -17,6 +17,7 @@ import pandas as pd
 
 from lab import schedules as S
 from lab.errors import LabError, shown
+from lab.safe_expr import parse_json
 from ui.common import Shared, code_box, download_dir, guarded
 
 DEFAULT_NAME = "StepLR"
@@ -242,7 +243,7 @@ def select_scheduler(name: str, steps: Any, spe: Any, base_lr: Any, log_y: bool,
 @guarded
 def apply_preset(label: str, base_lr: Any, log_y: bool) -> tuple:
     """A preset: scheduler, fields, steps; its comparison curves replace the current comparison."""
-    if label not in S.PRESETS:
+    if not isinstance(label, str) or label not in S.PRESETS:
         raise LabError(f"Preset {shown(label)} is not known; choose one of {', '.join(S.PRESETS)}.")
     preset = S.PRESETS[label]
     name, params, steps, spe = preset["name"], preset["params"], preset["steps"], preset["steps_per_epoch"]
@@ -302,12 +303,9 @@ def curve_json(name: str, params_json: str = "{}", steps: int = DEFAULT_STEPS, s
 
     Returns {"name", "params", "label", "step", "epoch", "lr", "code"}; ReduceLROnPlateau adds "metric".
     """
-    if not isinstance(params_json, str) or len(params_json) > 50_000:
-        raise LabError("params_json must be a JSON object of at most 50000 characters, e.g. {\"step_size\": 30}.")
-    try:
-        params = json.loads(params_json or "{}")
-    except json.JSONDecodeError as exc:
-        raise LabError(f"params_json is not valid JSON ({exc.msg} at character {exc.pos}).") from None
+    # bounded (length, nesting, digits) before json.loads: "[" * 20000 is a sentence, not a RecursionError
+    params = parse_json("" if params_json is None else params_json, "params_json")
+    params = {} if params is None else params
     if not isinstance(params, dict):
         raise LabError(f"params_json must be a JSON object like {{\"step_size\": 30}}, not {shown(params_json)}.")
     current = _compute(name, params, steps, steps_per_epoch, base_lr, None)

@@ -24,6 +24,7 @@ from lab import losses as L
 from lab import schedules as S
 from lab import train as T
 from lab.errors import LabError
+from lab.safe_expr import parse_json
 from ui.common import Shared, code_box, download_dir, guarded
 
 LABEL = "Train"  # key in shared.models
@@ -60,13 +61,10 @@ RUNNING = 0  # trainings in progress in this process (tests watch it fall to 0 w
 
 
 def _json_params(text: str, field: str) -> dict[str, Any]:
-    text = (text or "").strip()
-    if not text:
+    # bounded (length, nesting, digits) before json.loads: "[" * 20000 is a sentence, not a RecursionError
+    value = parse_json(text if text is not None else "", field, example='{"smooth": 1.0}')
+    if value is None:
         return {}
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise LabError(f"Field '{field}' is not JSON ({exc.args[0]}); write it like {{\"smooth\": 1.0}}.") from None
     if not isinstance(value, dict):
         raise LabError(f"Field '{field}' holds {type(value).__name__}; write a JSON object like {{\"smooth\": 1.0}}.")
     return value
@@ -190,7 +188,7 @@ def run(
         training = T.Training(
             images, masks, loss=(loss_name, _json_params(loss_params, "loss parameters")), lr=lr, scheduler=schedule,
             steps=steps, batch_size=batch, time_limit_s=time_limit, optimizer=optimizer,
-            base_channels=int(base_channels), depth=int(depth),
+            base_channels=base_channels, depth=depth,
         )  # fmt: skip
         plan = T.lr_preview(schedule, steps=training.steps, lr=lr, n_images=len(images), batch_size=training.batch_size)
         total = training.steps
@@ -209,26 +207,28 @@ def run(
                 progress(min(done, 1.0), desc=f"step {row['step']}/{total}")
                 yield _outputs(_status(training, row), T.history_figure(training.history(), steps=total, preview=plan))
         if flag.is_set() and training.stop_reason == "steps" and len(training.rows) < training.steps:
-            training.stop_reason = "stopped"
+            training.stop()
+        training.finish()  # a run stopped between validations: score the final model (within the grace)
         result = training.result()
-        if result.stop_reason == "stopped" and len(result.history) and pd.isna(result.history["val_dice"].iloc[-1]):
-            result.history.loc[result.history.index[-1], "val_dice"] = training.validate()
         progress(1.0, desc="segmenting the validation images")
+        # scored within the run's final deadline too, so a large held-out set cannot stretch the time limit
+        until, pace = training.final_deadline, training.val_pace
         val_names = [names[i] for i in result.val_index]
         table = T.evaluate(result.model, [images[i] for i in result.val_index], [masks[i] for i in result.val_index],
-                           val_names)  # fmt: skip
+                           val_names, until=until, pace=pace)  # fmt: skip
+        scored = result.val_index[: len(table)]
         from lab.segment import overlay
 
         gallery = [(overlay(images[i], m), f"{n} · Dice {d:.3f}")
-                   for i, n, m, d in zip(result.val_index, val_names, table.attrs["masks"], table["dice"],
-                                         strict=True)]  # fmt: skip
+                   for i, n, m, d in zip(scored, val_names, table.attrs["masks"], table["dice"], strict=False)]
+        # strict=False: `scored` is the first len(table) validation images, val_names has them all
         paths = _save(result)
         code = T.to_code(result.config, data="samples" if source == DATA_SAMPLES else "upload")
-        pitfall = T.eval_vs_train_mode(result.model, [images[i] for i in result.val_index],
-                                       [masks[i] for i in result.val_index], val_names)  # fmt: skip
+        pitfall = T.eval_vs_train_mode(result.model, [images[i] for i in scored], [masks[i] for i in scored],
+                                       val_names[: len(scored)], until=until, pace=pace)  # fmt: skip
         new_models = {**(models or {}), LABEL: result.model}
         row = result.history.iloc[-1].to_dict() if len(result.history) else {}
-        status = _final_status(result, row, table)
+        status = _final_status(result, row, table, len(result.val_index))
         yield _outputs(status, T.history_figure(result.history, steps=total, preview=plan), gallery,
                        table.round(4), [str(p) for p in paths], code, new_models, pitfall)  # fmt: skip
     finally:
@@ -239,17 +239,30 @@ def run(
 
 
 def _status(training: T.Training, row: dict) -> str:
-    dice = training.history()["val_dice"].dropna()
-    dice_text = f" · validation Dice {dice.iloc[-1]:.3f}" if len(dice) else ""
+    scored = [r for r in training.rows if r.get("val_images")]
+    dice_text = ""
+    if scored:
+        last, n_val = scored[-1], len(training.val_index)
+        part = "" if last["val_images"] == n_val else f" ({last['val_images']} of {n_val} images: the time limit)"
+        dice_text = f" · validation Dice {last['val_dice']:.3f}{part}"
     return (f"**Step {row['step']}/{training.steps}** · loss {row['loss']:.4f} · lr {row['lr']:.2e}{dice_text} · "
             f"{row['elapsed_s']:.1f} s on {training.device.type}, {training.config['precision']}")  # fmt: skip
 
 
-def _final_status(result: T.TrainResult, row: dict, table: pd.DataFrame) -> str:
+def _final_status(result: T.TrainResult, row: dict, table: pd.DataFrame, n_val: int) -> str:
     why = {"steps": "all steps done", "time limit": "time limit reached", "stopped": "stopped"}[result.stop_reason]
-    return (f"**Done ({why})** after {int(row.get('step', 0))} steps in {row.get('elapsed_s', 0):.1f} s · "
-            f"validation Dice {table['dice'].mean():.3f} (mean of {len(table)} images) · the model is in "
-            f"`shared.models['{LABEL}']` for the Checkpoints tab.")  # fmt: skip
+    if len(table) == n_val:
+        dice = f"validation Dice {table['dice'].mean():.3f} (mean of {len(table)} images)"
+    elif len(table):
+        dice = (f"validation Dice {table['dice'].mean():.3f} (mean of the {len(table)} of {n_val} images segmented "
+                "within the time limit)")  # fmt: skip
+    else:
+        last = result.history["val_dice"].dropna()
+        dice = (f"validation Dice {last.iloc[-1]:.3f} (the last score during training)" if len(last)
+                else "no validation score")  # fmt: skip
+        dice += "; the time limit left no time to segment the validation images"
+    return (f"**Done ({why})** after {int(row.get('step', 0))} steps in {row.get('elapsed_s', 0):.1f} s · {dice} · "
+            f"the model is in `shared.models['{LABEL}']` for the Checkpoints tab.")  # fmt: skip
 
 
 def _save(result: T.TrainResult) -> tuple[Path, Path]:

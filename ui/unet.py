@@ -17,7 +17,7 @@ import pandas as pd
 from lab import segment as seg
 from lab import unet
 from lab.device import pick_device
-from lab.errors import LabError
+from lab.errors import LabError, shown
 from ui.common import code_box, guarded
 
 __all__ = ["build", "build_unet", "load_weights", "segment_image", "rethreshold", "run_pitfall", "sample_names"]
@@ -65,11 +65,11 @@ def _int(value, field: str) -> int:
     if value is None or isinstance(value, bool):
         raise LabError(f"{field} is empty; give a whole number.")
     if isinstance(value, float) and not value.is_integer():
-        raise LabError(f"{field} got {value}; give a whole number.")
+        raise LabError(f"{field} got {shown(value)}; give a whole number.")
     try:
         return int(value)
-    except (TypeError, ValueError) as exc:
-        raise LabError(f"{field} got {value!r}; give a whole number.") from exc
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise LabError(f"{field} got {shown(value)}; give a whole number.") from exc
 
 
 def _upsampling(value) -> bool:
@@ -78,7 +78,7 @@ def _upsampling(value) -> bool:
     for label, flag in UPSAMPLING:
         if value == label or value == str(flag):
             return flag
-    raise LabError(f"Upsampling got {value!r}; use {UPSAMPLING[0][0]!r} or {UPSAMPLING[1][0]!r}.")
+    raise LabError(f"Upsampling got {shown(value)}; use {UPSAMPLING[0][0]!r} or {UPSAMPLING[1][0]!r}.")
 
 
 @functools.lru_cache(maxsize=1)
@@ -143,8 +143,8 @@ def _pick_image(sample: str | None, upload: str | None) -> tuple[str, np.ndarray
     names = {s.name: s for s in seg.samples()}
     if not sample:
         raise LabError("No image chosen; click a sample in the gallery or upload an image.")
-    if sample not in names:
-        raise LabError(f"Sample {sample!r} is not one of the shipped samples ({', '.join(sorted(names))}).")
+    if not isinstance(sample, str) or sample not in names:
+        raise LabError(f"Sample {shown(sample)} is not one of the shipped samples ({', '.join(sorted(names))}).")
     return sample, names[sample].image, names[sample].mask
 
 
@@ -182,13 +182,13 @@ def _pick_model(which: str, models: dict | None, uploaded: dict | None = None):
         if not uploaded or uploaded.get("model") is None:
             raise LabError("Model: no weights uploaded in this session yet; upload a .safetensors and its .json first.")
         return uploaded["model"]
-    raise LabError(f"Model got {which!r}; use {SHIPPED!r}, {TRAINED!r} or {UPLOADED!r}.")
+    raise LabError(f"Model got {shown(which)}; use {SHIPPED!r}, {TRAINED!r} or {UPLOADED!r}.")
 
 
 def _render(state: dict, threshold: float):
     """Overlay, probability image, true mask and the scores line from a stored probability map."""
     if not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
-        raise LabError(f"Threshold got {threshold!r}; use a number from 0 to 1.")
+        raise LabError(f"Threshold got {shown(threshold)}; use a number from 0 to 1.")
     prob, image, true = state["prob"], state["image"], state["true"]
     mask = prob > threshold
     scores = f"**{state['name']}** · {prob.shape[1]}×{prob.shape[0]} px · threshold {threshold:.2f} · "
@@ -215,7 +215,7 @@ def segment_image(
     model = _pick_model(which, models, uploaded)
     device = next(model.parameters()).device
     start = time.perf_counter()
-    result = seg.segment(model, image, threshold=float(threshold))
+    result = seg.segment(model, image, threshold=threshold)  # checks the threshold before float() meets it
     ms = (time.perf_counter() - start) * 1000
     precision = "bf16 autocast" if result.precision == "bf16" else "fp32"
     state = {"name": name, "image": image, "true": true, "prob": result.prob, "ms": ms,

@@ -1,0 +1,25 @@
+"""The page around the tabs: header, language switch, tab names, shared words."""
+
+TEXT = {
+    "common.title": "PyTorch lab",
+    "common.header": "## PyTorch lab · models, saving, losses, schedules",
+    "common.runs_on": "Runs on **{device}** · torch {torch} · {threads} CPU threads · gradio {gradio}",
+    "common.lang.zh": "中文",
+    "common.lang.en": "English",
+    "common.link.ignored": "⚠️ This link had values the lab cannot use, so they were ignored: {values}.",
+    "common.code": "PyTorch code",
+    "common.notebook": "Download as a notebook (.ipynb)",
+    "pitfall.wrong": "The tutorial's way",
+    "pitfall.right": "The right way",
+    "pitfall.produced": "→ it gives",
+    "pitfall.raised": "→ it fails:",
+    "pitfall.accordion": "Pitfalls of the tutorial, run live",
+    "pitfall.run": "Run again",
+    "tab.compose": "Compose",
+    "tab.unet": "U-Net",
+    "tab.surgery": "ResNet surgery",
+    "tab.checkpoints": "Checkpoints",
+    "tab.losses": "Losses",
+    "tab.schedules": "LR schedules",
+    "tab.train": "Train",
+}

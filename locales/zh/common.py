@@ -1,0 +1,25 @@
+"""页面外框：标题、语言切换、标签页名称、公用词语。"""
+
+TEXT = {
+    "common.title": "PyTorch 实验室",
+    "common.header": "## PyTorch 实验室 · 模型定义、保存读取、损失函数、学习率调整",
+    "common.runs_on": "运行于 **{device}** · torch {torch} · {threads} 个 CPU 线程 · gradio {gradio}",
+    "common.lang.zh": "中文",
+    "common.lang.en": "English",
+    "common.link.ignored": "⚠️ 链接中有无法使用的取值，已忽略：{values}。",
+    "common.code": "PyTorch 代码",
+    "common.notebook": "下载为 Notebook（.ipynb）",
+    "pitfall.wrong": "教程的写法",
+    "pitfall.right": "正确的写法",
+    "pitfall.produced": "→ 结果",
+    "pitfall.raised": "→ 报错：",
+    "pitfall.accordion": "教程中的坑：现场运行",
+    "pitfall.run": "再运行一次",
+    "tab.compose": "模型定义",
+    "tab.unet": "U-Net",
+    "tab.surgery": "修改 ResNet",
+    "tab.checkpoints": "模型保存与读取",
+    "tab.losses": "损失函数",
+    "tab.schedules": "动态调整学习率",
+    "tab.train": "训练",
+}
