@@ -91,9 +91,10 @@ def build_demo() -> gr.Blocks:
                     module.build(shared)
         demo.load(header, None, [runs_on, language, tabs, note], queue=False, api_name="header")
         language.input(None, language, None, js=SWITCH_JS, queue=False, api_visibility="private")
-    # At most 2 computing requests and 1 training at once for the whole server, all others queued (issue 12):
-    # a 2-core CPU Space has nothing to gain from more, and each large request may hold a few hundred MB.
-    limit_concurrency(demo, work=2, training=1)
+    # At most 2 computations and 1 training at once for the whole server, all others queued (issue 12): a 2-core
+    # CPU Space has nothing to gain from more, and each large request may hold a few hundred MB. Views served from
+    # ui.cache (a class opening the same link) run beside them, 8 at once; a cache miss takes a computing slot.
+    limit_concurrency(demo, work=2, view=8, training=1)
     demo.queue()
     return demo
 

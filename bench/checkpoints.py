@@ -8,6 +8,9 @@ between lab and bare so machine load drifts hit both. Targets (DESIGN.md, issue 
 bare; safetensors loading faster than torch.load.
 
     python bench/checkpoints.py [--runs 7] [--write-variants]
+
+Prints a Markdown block: the command, the machine line and, per format and operation, the median and the middle
+half (p25-p75) of the lab's and the bare call's times.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ import platform
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -27,31 +29,8 @@ import torch  # noqa: E402
 import torchvision  # noqa: E402
 from safetensors.torch import load_file, save_file  # noqa: E402
 
+from bench.common import command, machine, once, spread  # noqa: E402
 from lab import checkpoints as ck  # noqa: E402
-
-
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
-def stats(samples: list[float]) -> str:
-    med = statistics.median(samples)
-    return f"{med * 1000:7.1f} ms (min {min(samples) * 1000:6.1f}, max {max(samples) * 1000:6.1f})"
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return (
-        f"{cpu}; {os.cpu_count()} logical CPUs; torch {torch.__version__} ({torch.get_num_threads()} threads); "
-        f"python {platform.python_version()}; {platform.system()} {platform.release()}"
-    )
 
 
 def write_variants(model: torch.nn.Module, runs: int) -> None:
@@ -80,11 +59,13 @@ def write_variants(model: torch.nn.Module, runs: int) -> None:
             fn()
         for run in range(runs):
             for name in list(variants) if run % 2 == 0 else list(reversed(variants)):
-                samples[name].append(timed(variants[name]))
+                samples[name].append(once(variants[name]))
                 for old in d.glob("new*.pt"):
                     old.unlink()
+        print("| strategy | median (p25-p75) |")
+        print("|---|---|")
         for name, values in samples.items():
-            print(f"  {name:<32} {stats(values)}")
+            print(f"| {name} | {spread(values)} |")
 
 
 def bench_format(fmt: str, tmp: Path, model: torch.nn.Module, fresh: torch.nn.Module, runs: int) -> list[tuple]:
@@ -120,7 +101,7 @@ def bench_format(fmt: str, tmp: Path, model: torch.nn.Module, fresh: torch.nn.Mo
         # alternate who goes first, so the writeback of one save does not always slow the other
         for op in ("save", "load", "load+into"):
             for who in ("bare", "lab") if run % 2 == 0 else ("lab", "bare"):
-                samples[f"{who} {op}"].append(timed(ops[f"{who} {op}"]))
+                samples[f"{who} {op}"].append(once(ops[f"{who} {op}"]))
     assert all(torch.equal(fresh.state_dict()[k], v) for k, v in state.items())
     rows = []
     for op in ("save", "load", "load+into"):
@@ -140,10 +121,8 @@ def main() -> None:
     state = model.state_dict()
     fresh = torchvision.models.resnet50(weights=None).eval()
     nbytes = sum(t.numel() * t.element_size() for t in state.values())
-    print(
-        f"command: python bench/checkpoints.py --runs {args.runs}{' --write-variants' if args.write_variants else ''}"
-    )
-    print(f"machine: {machine()}")
+    print(f"command: `{command()}`")
+    print(f"machine: {machine()}, {platform.system()} {platform.release()}")
     print(f"model: torchvision resnet50, random weights, {len(state)} tensors, {nbytes / 2**20:.1f} MiB\n")
 
     rows = []
@@ -151,14 +130,15 @@ def main() -> None:
         for fmt in ck.FORMATS:
             rows.extend(bench_format(fmt, Path(tmp), model, fresh, args.runs))
 
-    print(f"{'format':<13} {'op':<10} {'lab (median, min, max)':<42} {'bare (median, min, max)':<42} lab/bare")
+    print("| format | op | lab median (p25-p75) | bare median (p25-p75) | lab/bare |")
+    print("|---|---|---|---|---|")
     for fmt, op, lab_s, bare_s, ratio in rows:
-        print(f"{fmt:<13} {op:<10} {stats(lab_s):<42} {stats(bare_s):<42} {ratio:5.2f}x")
+        print(f"| {fmt} | {op} | {spread(lab_s)} | {spread(bare_s)} | {ratio:.2f}x |")
     pt_load = statistics.median(next(r[3] for r in rows if r[0] == ".pt" and r[1] == "load"))
     st_load = statistics.median(next(r[2] for r in rows if r[0] == ".safetensors" and r[1] == "load"))
     print(f"\nlab .safetensors load vs bare torch.load of .pt: {st_load / pt_load:.2f}x (target < 1)")
     if args.write_variants:
-        print("\nwrite strategies for the same weights (torch.save):")
+        print("\nWrite strategies for the same weights (torch.save):\n")
         write_variants(model, args.runs)
 
 

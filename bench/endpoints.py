@@ -5,46 +5,21 @@ median <= 150 ms; ResNet-152 build + forward <= 1.5 s).
 
 Launches the app in a subprocess on a free port, discovers the endpoints from the API description, and calls each
 one whose inputs all have defaults (file inputs and training are left out), `--runs` times after one warm-up call.
+Prints the machine, the command and a Markdown table: median, min and max per endpoint.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import socket
 import statistics
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import command, machine, start_app, stop_app, timed  # noqa: E402
+
 SKIP = {"/train_start", "/train_arm", "/train_stop"}  # training is timed by bench/train.py
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_app() -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(url, timeout=1).status == 200:
-                return proc, url
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("the app did not start within 120 s")
 
 
 def main() -> None:
@@ -72,18 +47,14 @@ def main() -> None:
             except Exception as exc:  # noqa: BLE001 - report and go on
                 rows.append((name, float("nan"), float("nan"), float("nan"), f"error: {exc}"[:80]))
                 continue
-            times = []
-            for _ in range(args.runs):
-                start = time.perf_counter()
-                client.predict(**kwargs, api_name=name)
-                times.append((time.perf_counter() - start) * 1000)
+            times = [s * 1000 for s in timed(lambda k=kwargs, n=name: client.predict(**k, api_name=n), args.runs,
+                                             warmup=0)]  # fmt: skip
             rows.append((name, statistics.median(times), min(times), max(times), ""))
     finally:
-        proc.kill()
-        proc.wait()
+        stop_app(proc)
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"command: python bench/endpoints.py --runs {args.runs}")
+    print(f"machine: {machine()}")
+    print(f"command: {command()}")
     print("| endpoint | median ms | min | max | <= 150 ms |")
     print("|---|---:|---:|---:|---|")
     for name, med, lo, hi, note in rows:

@@ -6,64 +6,40 @@ cache, TMPDIR for the lab's own files), runs the sessions for `--seconds`, then 
 temp folders after start-up, right after the run, and after `--settle` seconds of idling.
 
     python bench/load.py [--sessions 20] [--seconds 60] [--settle 10] [--out bench/results/load.md]
+    python bench/load.py --storm [--sessions 20] [--seconds 60]     # issue 12: bench/results/storm.md
+
+`--storm` sends only the largest request each tab accepts (a ResNet-152 surgery at batch 8 and 384 px, a 48 M
+parameter Compose model, the tutorial's U-Net at 1024 px, a 100,000-step schedule) from every session at once,
+while a probe session asks a cheap endpoint once a second: the server's peak RSS must stay under 4 GiB and the
+probe must keep answering within seconds.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
 import re
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections import Counter, defaultdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT = "Default: small CNN"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import RESULTS, command, machine, pct, start_app, status_mib, stop_app, write_result  # noqa: E402
+from lab.schedules import PRESETS as SCHEDULE_PRESETS  # noqa: E402
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def status_mib(pid: int, field: str) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+DEFAULT = "default"  # ui.checkpoints.DEFAULT: the default CNN's id in the Checkpoints tab's model picker
 
 
 def folder(path: Path) -> tuple[int, float]:
     """(files, MiB) under `path`."""
     files = [p for p in path.rglob("*") if p.is_file()]
     return len(files), sum(p.stat().st_size for p in files) / 2**20
-
-
-def start_app(port: int, gradio_tmp: Path, lab_tmp: Path) -> subprocess.Popen:
-    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_TEMP_DIR=str(gradio_tmp), TMPDIR=str(lab_tmp),
-               GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1")
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:  # noqa: S310 - local app
-                if r.status == 200:
-                    return proc
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise RuntimeError("the app did not answer within 180 s")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -73,9 +49,7 @@ def start_app(port: int, gradio_tmp: Path, lab_tmp: Path) -> subprocess.Popen:
 LOSSES = ("dice", "iou", "dice_bce", "focal", "bce")
 
 
-PRESETS = ("Tutorial 6.2.2: adjust_learning_rate beside StepLR(30, 0.1)", "Linear warm-up, then cosine (SequentialLR)",
-           "OneCycleLR over 10 epochs of 100 batches", "Cosine with warm restarts (T_0=10, T_mult=2)",
-           "ReduceLROnPlateau on a noisy plateauing loss")
+PRESETS = tuple(SCHEDULE_PRESETS)  # the LR tab's preset ids (its dropdown's values)
 
 
 def schedule(client, rng):
@@ -84,7 +58,7 @@ def schedule(client, rng):
     One session sticks to one of the two: a preset re-labels the form's fields for its session, after which the
     form's API defaults no longer fit them (as a person's form would be refilled, not reset)."""
     if rng.presets:
-        client.predict(label=rng.choice(PRESETS), api_name="/schedules_preset")
+        client.predict(preset=rng.choice(PRESETS), api_name="/schedules_preset")
     else:
         client.predict(name="StepLR", steps=rng.choice((100, 1000, 10_000)), api_name="/schedules_curve")
 
@@ -119,7 +93,54 @@ def checkpoint(client, rng):
 MIX = {"schedule": schedule, "loss": loss, "compose": compose, "segment": segment, "checkpoint": checkpoint}
 
 
-def session(url: str, seed: int, until: float, latencies, errors, lock, downloads: Path) -> None:
+# ----------------------------------------------------------------------------------------------------------
+# The storm (issue 12): the largest requests each tab accepts, from every session at once; a probe session meanwhile
+# asks a cheap endpoint once a second and records how long it waits.
+BIG_HEAD = "4096, 4096, 4096, 4096"  # lab.surgery.MAX_HIDDEN_LAYERS layers of MAX_HIDDEN
+
+
+def big_surgery(client, rng):
+    client.predict(arch="resnet152", weights=None, new_head=True, hidden=BIG_HEAD, dropout=0.5, classes=10_000,
+                   extra_input=True, extra_size=1024, extra_output=True, freeze=rng.random() < 0.5, batch=8, size=384,
+                   api_name="/surgery_apply")  # fmt: skip
+
+
+def big_compose(client, rng):
+    layers = "".join(f"fc{i} = nn.Linear(4000, 4000)\n" for i in range(3))  # 48 M parameters, near the cap
+    client.predict(text=layers, style=rng.choice(("sequential", "moduledict")), input_shape="64x4000",
+                   api_name="/compose_build")
+
+
+def big_unet(client, rng):
+    client.predict(n_channels=3, n_classes=2, upsampling="transposed", base_channels=64, depth=4, height=1024,
+                   width=1024, api_name="/unet_build")  # fmt: skip
+
+
+def big_schedule(client, rng):
+    client.predict(name="CosineAnnealingWarmRestarts", params_json='{"T_0": 1000}', steps=100_000,
+                   api_name="/schedules_curve_json")  # fmt: skip
+
+
+STORM = {"surgery": big_surgery, "compose": big_compose, "unet": big_unet, "schedule": big_schedule}
+
+
+def probe(url: str, until: float, waits: list[float], errors: list[str], lock) -> None:
+    from gradio_client import Client
+
+    client = Client(url, verbose=False)
+    while time.time() < until:
+        start = time.perf_counter()
+        try:
+            client.predict(chosen="dice", api_name="/losses_choose")
+        except Exception as exc:  # noqa: BLE001 - counted
+            with lock:
+                errors.append(f"probe: {str(exc)[:120]}")
+        with lock:
+            waits.append(time.perf_counter() - start)
+        time.sleep(1.0)
+
+
+def session(url: str, seed: int, until: float, latencies, errors, lock, downloads: Path, mix: dict = MIX) -> None:
     from gradio_client import Client
 
     rng = random.Random(seed)
@@ -127,10 +148,10 @@ def session(url: str, seed: int, until: float, latencies, errors, lock, download
     # returned files are downloaded into the run's own folder (the checkpoint kind uploads them back)
     client = Client(url, verbose=False, download_files=str(downloads))
     while time.time() < until:
-        kind = rng.choice(list(MIX))
+        kind = rng.choice(list(mix))
         start = time.perf_counter()
         try:
-            MIX[kind](client, rng)
+            mix[kind](client, rng)
             ok = True
         except Exception as exc:  # noqa: BLE001 - every failure is counted and its first line kept
             ok = False
@@ -142,31 +163,27 @@ def session(url: str, seed: int, until: float, latencies, errors, lock, download
                 errors.append(message)
 
 
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--settle", type=float, default=10, help="idle seconds before the last temp-dir look")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "load.md")
+    parser.add_argument("--out", type=Path, default=None, help="default: bench/results/load.md (storm.md)")
+    parser.add_argument("--storm", action="store_true", help="the largest accepted requests only, and a probe")
     args = parser.parse_args()
+    args.out = args.out or RESULTS / ("storm.md" if args.storm else "load.md")
+    mix = STORM if args.storm else MIX
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     work = Path(tempfile.mkdtemp(prefix="lab-load-"))
     gradio_tmp, lab_tmp = work / "gradio", work / "tmp"
     gradio_tmp.mkdir()
     lab_tmp.mkdir()
-    port = free_port()
+    log_path = work / "server.log"
     t0 = time.perf_counter()
-    proc = start_app(port, gradio_tmp, lab_tmp)
+    with log_path.open("w") as log_file:  # the server's stderr, to a file: a pipe nobody reads fills and blocks it
+        proc, url = start_app({"GRADIO_TEMP_DIR": str(gradio_tmp), "TMPDIR": str(lab_tmp)}, stderr=log_file)
     ready_s = time.perf_counter() - t0
-    url = f"http://127.0.0.1:{port}/"
     rss_idle = status_mib(proc.pid, "VmRSS")
     before = (folder(gradio_tmp), folder(lab_tmp))
 
@@ -176,8 +193,11 @@ def main() -> None:
     until = time.time() + args.seconds
     downloads = work / "client"
     downloads.mkdir()
-    threads = [threading.Thread(target=session, args=(url, i, until, latencies, errors, lock, downloads),
+    threads = [threading.Thread(target=session, args=(url, i, until, latencies, errors, lock, downloads, mix),
                                 daemon=True) for i in range(args.sessions)]
+    waits: list[float] = []
+    if args.storm:
+        threads.append(threading.Thread(target=probe, args=(url, until, waits, errors, lock), daemon=True))
     load_before = os.getloadavg()[0]
     run_start = time.perf_counter()
     for t in threads:
@@ -195,14 +215,9 @@ def main() -> None:
     after = (folder(gradio_tmp), folder(lab_tmp))
     time.sleep(args.settle)
     settled = (folder(gradio_tmp), folder(lab_tmp))
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_app(proc)
     keep = work  # removed below unless there is something to look at
-    log = proc.stderr.read() if proc.stderr else ""
-    (work / "server.log").write_text(log)
+    log = log_path.read_text(errors="replace")
     server_errors = [line for line in log.splitlines() if "callback failed" in line]  # ui.common: internal errors
     kinds_of_error = Counter(errors).most_common(5)
 
@@ -214,12 +229,10 @@ def main() -> None:
     temp_rows = [f"| {label} | {g[0]} files, {g[1]:.1f} MiB | {lab[0]} files, {lab[1]:.1f} MiB |"
                  for label, (g, lab) in (("after start-up", before), ("right after the run", after),
                                          (f"after {args.settle:.0f} s idle", settled))]
-    cpu = platform.processor() or platform.machine()
     text = "\n".join([
         "## Load: concurrent gradio_client sessions (bench/load.py)",
         "",
-        f"Command: `python bench/load.py --sessions {args.sessions} --seconds {args.seconds:.0f}` · machine: "
-        f"{os.cpu_count()} CPU cores ({cpu}), Python {platform.python_version()} · "
+        f"Command: `{command()}` · machine: {machine()} · "
         f"1-min load average {load_before:.1f} before the sessions, {load_after:.1f} after "
         "(the sessions themselves load the machine).",
         "",
@@ -246,12 +259,17 @@ def main() -> None:
         "",
         "Errors by message: " + ("; ".join(f"{n} x {m}" for m, n in kinds_of_error) if errors else "none") + ".",
         f"Internal errors logged by the server (`callback failed`): {len(server_errors)}"
-        + (f" (server log kept: {work / 'server.log'})." if server_errors or errors else "."),
+        + (f" (server log kept: {log_path})." if server_errors or errors else "."),
         "",
     ])
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
+    if args.storm:
+        text += (f"\nStorm: the largest accepted request of each kind, {args.sessions} sessions at once (surgery: "
+                 f"ResNet-152 with a 4 x 4096 head, extra input and output, batch 8 at 384 px; compose: 3 x "
+                 f"Linear(4000, 4000) on 64 x 4000; U-Net: the tutorial's at 1024 px; schedule: 100,000 steps). Probe "
+                 f"`/losses_choose` once a second meanwhile: {len(waits)} answers, p50 {pct(waits, 0.5):.2f} s, "
+                 f"p95 {pct(waits, 0.95):.2f} s, max {max(waits, default=float('nan')):.2f} s. Peak server RSS "
+                 f"{rss_peak / 1024:.2f} GiB (target < 4 GiB).\n")
+    write_result("storm" if args.storm else "load", text, args.out)
     if not server_errors and not errors:
         shutil.rmtree(keep, ignore_errors=True)  # the run's own temp folders: nothing worth keeping
 

@@ -5,34 +5,28 @@ Losses tab's endpoints through gradio_client (DESIGN.md target: median <= 150 ms
 
     python bench/losses.py [--runs 30] [--device cpu|cuda] [--views] [--endpoints]
 
-The two versions of each loss run alternately, so a machine busy with other work slows both alike.
+The two versions of each loss run alternately, so a machine busy with other work slows both alike. Prints the
+command, the machine and Markdown tables: median and middle half (p25-p75) per loss, view and endpoint.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
+from bench.common import command, free_port, machine, spread, timed  # noqa: E402
 from lab import losses as L  # noqa: E402
 from lab.device import pick_device  # noqa: E402
 
 SHAPE = (8, 1, 256, 256)
-
-
-def machine(device: torch.device) -> str:
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
-    return (f"{name} ({device.type}), {os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads, "
-            f"load average {os.getloadavg()[0]:.1f}, torch {torch.__version__}, Python {platform.python_version()}")
 
 
 def step_time(loss, logits: torch.Tensor, targets: torch.Tensor) -> float:
@@ -45,11 +39,6 @@ def step_time(loss, logits: torch.Tensor, targets: torch.Tensor) -> float:
     if x.device.type == "cuda":
         torch.cuda.synchronize()
     return time.perf_counter() - start
-
-
-def spread(samples: list[float]) -> str:
-    q = statistics.quantiles(samples, n=4)
-    return f"{statistics.median(samples) * 1e3:7.2f} ms (IQR {q[0] * 1e3:.2f}-{q[2] * 1e3:.2f})"
 
 
 def bench_losses(runs: int, device: torch.device) -> list[str]:
@@ -74,40 +63,25 @@ def bench_losses(runs: int, device: torch.device) -> list[str]:
             a.append(step_time(ours, logits, targets))
             b.append(step_time(theirs, logits, targets))
         ratio = statistics.median(a) / statistics.median(b)
-        lines.append(f"| {name} | {spread(a)} | {spread(b)} | {ratio:.2f} |")
+        lines.append(f"| {name} | {spread(a, digits=2)} | {spread(b, digits=2)} | {ratio:.2f} |")
     return lines
 
 
 def bench_views(runs: int) -> list[str]:
-    """The lab work behind each endpoint (no gradio: runs where gradio is not installed), default inputs."""
-    from lab.segment import overlay, samples
-
-    sample = samples()[0]
-    device = pick_device()
-    targets = torch.from_numpy(sample.mask.copy()).float()[None, None].to(device)
+    """The lab call behind each endpoint (no gradio: runs where gradio is not installed), default inputs."""
+    sample = L.default_sample()
     params = {"smooth": 1.0, "alpha": 0.25, "gamma": 2.0}
-
-    def curves():
-        L.curves_figure(L.curves(["dice", "iou", "dice_bce", "focal", "bce"], **params))
-
-    def mask():
-        probs = L.degrade(targets, "blur", 0.25)
-        df = L.compare(L.as_logits(probs), targets, **params)
-        L.values_figure(df), L.maps_figure(overlay(sample.image, sample.mask), probs, targets, alpha=0.25, gamma=2.0)
-
-    def pitfall():
-        L.focal_pitfall(L.as_logits(L.degrade(targets, "blur", 0.25)), targets, alpha=0.25, gamma=2.0)
-        L.saturation_table()
-
-    lines = ["| view (lab work only) | median (IQR) |", "|---|---|"]
-    for name, fn in (("curves", curves), ("mask", mask), ("pitfall", pitfall)):
-        fn()  # warm-up
-        samples_ = []
-        for _ in range(runs):
-            start = time.perf_counter()
-            fn()
-            samples_.append(time.perf_counter() - start)
-        lines.append(f"| {name} | {spread(samples_)} |")
+    views = {
+        "curves": lambda: L.curves_view(L.DEFAULT_COMPARE, **params),
+        "mask": lambda: L.mask_view(sample, L.DEFAULT_SOURCE, L.DEFAULT_AMOUNT, **params),
+        "first view (curves, mask, code)": lambda: L.tab_view(L.DEFAULT_COMPARE, L.DEFAULT_CHOSEN, 1.0, 0.25, 2.0,
+                                                              sample, L.DEFAULT_SOURCE, L.DEFAULT_AMOUNT),
+        "pitfall (focal)": lambda: L.pitfalls.focal(sample, L.DEFAULT_SOURCE, L.DEFAULT_AMOUNT, 0.25, 2.0),
+        **{f"pitfall ({name})": make for name, make in L.PITFALLS.items()},
+    }
+    lines = ["| view (lab work only) | median (p25-p75) |", "|---|---|"]
+    for name, fn in views.items():
+        lines.append(f"| {name} | {spread(timed(fn, runs), digits=2)} |")  # one warm-up call first
     return lines
 
 
@@ -116,27 +90,23 @@ def bench_endpoints(runs: int) -> list[str]:
     from gradio_client import Client
 
     import app
-    from ui import losses as U
 
-    sample = U._sample_names()[0]
+    sample, source, amount = L.default_sample(), L.DEFAULT_SOURCE, L.DEFAULT_AMOUNT
     calls = {
-        "/losses_curves": (U.DEFAULT_COMPARE, 1.0, 0.25, 2.0),
-        "/losses_mask": (sample, U.DEFAULT_SOURCE, U.DEFAULT_AMOUNT, 1.0, 0.25, 2.0),
-        "/losses_pitfall": (sample, U.DEFAULT_SOURCE, U.DEFAULT_AMOUNT, 0.25, 2.0),
-        "/losses_code": (U.DEFAULT_CHOSEN, sample, U.DEFAULT_SOURCE, U.DEFAULT_AMOUNT, 1.0, 0.25, 2.0),
+        "/losses_open": (list(L.DEFAULT_COMPARE), L.DEFAULT_CHOSEN, 1.0, 0.25, 2.0, sample, source, amount),
+        "/losses_curves": (list(L.DEFAULT_COMPARE), 1.0, 0.25, 2.0),
+        "/losses_mask": (sample, source, amount, 1.0, 0.25, 2.0),
+        "/losses_pitfall": (sample, source, amount, 0.25, 2.0),
+        "/losses_code": (L.DEFAULT_CHOSEN, sample, source, amount, 1.0, 0.25, 2.0),
+        **{f"/losses_pitfall_{name}": () for name in L.PITFALLS},
     }
-    _, url, _ = app.demo.launch(prevent_thread_lock=True, quiet=True, **app.LAUNCH_KW)
+    _, url, _ = app.demo.launch(prevent_thread_lock=True, server_port=free_port(), quiet=True, **app.LAUNCH_KW)
     try:
         client = Client(url, verbose=False)
-        lines = ["| endpoint | median (IQR) |", "|---|---|"]
+        lines = ["| endpoint | median (p25-p75) |", "|---|---|"]
         for api_name, args in calls.items():
-            client.predict(*args, api_name=api_name)  # warm-up
-            samples = []
-            for _ in range(runs):
-                start = time.perf_counter()
-                client.predict(*args, api_name=api_name)
-                samples.append(time.perf_counter() - start)
-            lines.append(f"| {api_name} | {spread(samples)} |")
+            samples = timed(lambda a=args, n=api_name: client.predict(*a, api_name=n), runs)  # one warm-up call first
+            lines.append(f"| {api_name} | {spread(samples, digits=2)} |")
         return lines
     finally:
         app.demo.close()
@@ -150,7 +120,7 @@ def main() -> None:
     parser.add_argument("--endpoints", action="store_true", help="also time the tab's endpoints (launches the app)")
     args = parser.parse_args()
     device = torch.device(args.device) if args.device else pick_device()
-    print(f"command: python bench/losses.py {' '.join(sys.argv[1:])}".rstrip())
+    print(f"command: {command()}")
     print(f"machine: {machine(device)}")
     print(f"forward + backward on {' x '.join(map(str, SHAPE))}, median over {args.runs} runs:")
     print("\n".join(bench_losses(args.runs, device)))

@@ -6,16 +6,16 @@
    then the timed call re-draws the current curve with the 5 overlays (6 curves); target: median <= 150 ms.
 
 Run: python bench/schedules.py [--runs 7] [--skip-client]
+
+Prints the machine, the command, and per measure the median with the middle half of the runs (p25-p75), in ms.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -24,6 +24,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import torch  # noqa: E402
 from torch.optim import lr_scheduler as L  # noqa: E402
 
+from bench.common import command, free_port, machine, once, spread, timed  # noqa: E402
 from lab import schedules as S  # noqa: E402
 from lab.safe_expr import compile_expression  # noqa: E402
 
@@ -60,56 +61,41 @@ def bare_loop(factory, name):
     return lrs
 
 
-def timed(fn, runs):
-    out = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return out
-
-
 def bench_curves(runs: int) -> None:
-    print(f"1. {STEPS}-step curve vs a bare torch loop ({runs} runs each, interleaved; median [min-max] ms)")
+    print(f"1. {STEPS}-step curve vs a bare torch loop ({runs} runs each, interleaved; median (p25-p75) ms)")
     bare_loop(CASES[0][2], "StepLR")  # first optimizer construction imports torch._dynamo (~2 s): not timed
     for name, params, factory in CASES:
         ours, bare = [], []
         for _ in range(runs):
-            ours += timed(lambda n=name, p=params: S.lr_curve(n, p, steps=STEPS), 1)
-            bare += timed(lambda f=factory, n=name: bare_loop(f, n), 1)
+            ours.append(once(lambda n=name, p=params: S.lr_curve(n, p, steps=STEPS)))
+            bare.append(once(lambda f=factory, n=name: bare_loop(f, n)))
         ratio = statistics.median(ours) / statistics.median(bare)
-        print(f"   {name:28s} lab {1e3 * statistics.median(ours):7.1f} [{1e3 * min(ours):.1f}-{1e3 * max(ours):.1f}]"
-              f"  bare {1e3 * statistics.median(bare):7.1f} [{1e3 * min(bare):.1f}-{1e3 * max(bare):.1f}]"
+        print(f"   {name:28s} lab {spread(ours, suffix='')}  bare {spread(bare, suffix='')}"
               f"  ratio {ratio:.2f} {'ok' if ratio <= 1.5 else 'OVER 1.5'}")  # fmt: skip
 
 
 def bench_client(runs: int) -> None:
-    import socket
-
     from gradio_client import Client
 
     import app
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    _, url, _ = app.demo.launch(prevent_thread_lock=True, server_port=port, quiet=True, **app.LAUNCH_KW)
+    _, url, _ = app.demo.launch(prevent_thread_lock=True, server_port=free_port(), quiet=True, **app.LAUNCH_KW)
     try:
         client = Client(url, verbose=False)
         client.predict("StepLR", api_name="/schedules_select")  # warm-up (first optimizer: torch._dynamo import)
         for name in ("StepLR", "CosineAnnealingLR", "OneCycleLR", "ExponentialLR", "CosineAnnealingWarmRestarts"):
             client.predict(name, api_name="/schedules_select")
             client.predict(api_name="/schedules_add")
-        times = []
-        for _ in range(runs):  # the tab's redraw: the current curve (StepLR(30), the fields' defaults) + 5 overlays
-            t = time.perf_counter()
-            out = client.predict(api_name="/schedules_curve")
-            times.append(time.perf_counter() - t)
+        out = []
+
+        def redraw() -> None:  # the tab's redraw: the current curve (StepLR(30), the fields' defaults) + 5 overlays
+            out[:] = client.predict(api_name="/schedules_curve")
+
+        times = timed(redraw, runs, warmup=0)
         assert "StepLR(step_size=30)" in out[-1]
         med = statistics.median(times)
         print(f"2. 6-curve overlay through gradio_client (/schedules_curve with 5 overlays, {runs} runs): "
-              f"median {1e3 * med:.1f} ms [{1e3 * min(times):.1f}-{1e3 * max(times):.1f}] "
-              f"{'ok' if med <= 0.150 else 'OVER 150 ms'}")  # fmt: skip
+              f"median {spread(times)} {'ok' if med <= 0.150 else 'OVER 150 ms'}")  # fmt: skip
     finally:
         app.demo.close()
 
@@ -119,9 +105,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--skip-client", action="store_true")
     args = parser.parse_args()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads; load average {os.getloadavg()[0]:.2f}")  # fmt: skip
-    print(f"command: python bench/schedules.py {' '.join(sys.argv[1:])}".rstrip())
+    print(f"machine: {machine()}")
+    print(f"command: {command()}")
     bench_curves(args.runs)
     if not args.skip_client:
         bench_client(args.runs)

@@ -4,14 +4,16 @@ Both use the same weights in the same model: the default-size U-Net, `UNet(3, 2,
 depth 4, 17.3 M parameters), seeded random weights with BatchNorm statistics set from a few training-mode
 passes over the samples (so activations have realistic scales), on the 256 x 256 sample images.
 
-- tutorial: the tutorial's classes (tests/tutorial_unet.py, a verbatim copy), `model.eval()`,
-  `torch.no_grad()`, fp32, contiguous NCHW; image -> tensor -> softmax(class 1) > 0.5 -> numpy mask.
+- tutorial: the tutorial's U-Net (`lab.unet.tutorial.UNet`: 5.2.4's assembly as printed, on 5.2.3's blocks),
+  `model.eval()`, `torch.no_grad()`, fp32, contiguous NCHW; image -> tensor -> softmax(class 1) > 0.5 -> numpy
+  mask.
 - lab: `lab.segment.segment(model, image)`: inference_mode, Conv+BN folded, channels_last, bf16 autocast
   where `lab.device.supports_bf16` says so and the first image's mask agrees (that first call is the
   warm-up and is not timed).
 
 Target (DESIGN.md): lab >= 1.5x faster, Dice between the two masks >= 0.995. Runs alternate, so a busy
-machine slows both alike.
+machine slows both alike. Prints the command, the machine line, and per contender the median time with the
+middle half of the runs (p25-p75).
 
     python bench/segment.py [--runs 15] [--device cpu|cuda] [--weights random|shipped|FILE.safetensors]
                             [--precision auto|fp32|bf16]
@@ -25,31 +27,20 @@ or a file saved by it) give real cell masks.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import sys
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from bench.common import ROOT, command, machine, once, spread  # noqa: E402
 from lab import segment as seg  # noqa: E402
 from lab.device import pick_device, supports_bf16  # noqa: E402
 from lab.unet import UNet  # noqa: E402
-from tests import tutorial_unet  # noqa: E402
-
-
-def machine(device: torch.device) -> str:
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
-    cap = "" if device.type == "cuda" else f" ({torch.backends.cpu.get_cpu_capability()})"
-    return (f"{name}{cap} [{device.type}], {os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads, "
-            f"load average {os.getloadavg()[0]:.1f}, bf16 supported: {supports_bf16(device)}, "
-            f"torch {torch.__version__}, Python {platform.python_version()}")
+from lab.unet import tutorial as tutorial_unet  # noqa: E402
 
 
 def tutorial_segment(model: torch.nn.Module, image: np.ndarray, device: torch.device) -> np.ndarray:
@@ -93,17 +84,6 @@ def train_default_unet(steps: int, device: torch.device) -> torch.nn.Module:
         sched.step()
     print(f"trained UNet(3, 2) for {steps} steps on {device}: last loss {loss.item():.4f}")
     return model.eval()
-
-
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()  # both return numpy arrays: the device has finished
-    return time.perf_counter() - start
-
-
-def spread(samples: list[float]) -> str:
-    q = statistics.quantiles(samples, n=4)
-    return f"{statistics.median(samples) * 1e3:8.2f} ms (IQR {q[0] * 1e3:.2f}-{q[2] * 1e3:.2f}, n={len(samples)})"
 
 
 def main() -> None:
@@ -168,17 +148,18 @@ def main() -> None:
         tut(image)
         precision = seg.segment(ours, image, precision=args.precision).precision
     lab_t, tut_t = [], []
-    for _ in range(args.runs):
-        lab_t.append(timed(lambda: seg.segment(ours, image, precision=args.precision)))
-        tut_t.append(timed(lambda: tut(image)))
+    for _ in range(args.runs):  # both return numpy arrays: the device has finished when the clock stops
+        lab_t.append(once(lambda: seg.segment(ours, image, precision=args.precision)))
+        tut_t.append(once(lambda: tut(image)))
     agreements = [seg.dice(seg.segment(ours, s.image, precision=args.precision).mask, tut(s.image)) for s in samples]
     ratio = statistics.median(tut_t) / statistics.median(lab_t)
 
-    print(f"command: python bench/{Path(__file__).name} {' '.join(sys.argv[1:])}")
-    print(f"machine: {machine(device)}")
+    cap = "" if device.type == "cuda" else f", CPU capability {torch.backends.cpu.get_cpu_capability()}"
+    print(f"command: {command()}")
+    print(f"machine: {machine(device)}{cap}, bf16 supported: {supports_bf16(device)}")
     print(f"model:   {label}; image {image.shape[1]}x{image.shape[0]} ({samples[0].name})")
-    print(f"lab segment() [{precision}, first call {first.precision}]: {spread(lab_t)}")
-    print(f"tutorial fp32 code:                 {spread(tut_t)}")
+    print(f"lab segment() [{precision}, first call {first.precision}]: {spread(lab_t, digits=2)}, n={len(lab_t)}")
+    print(f"tutorial fp32 code:                 {spread(tut_t, digits=2)}, n={len(tut_t)}")
     print(f"speed ratio tutorial/lab: {ratio:.2f}x (target >= 1.5x)")
     print(f"foreground: {first.mask.mean() * 100:.1f}% of {samples[0].name}")
     print(f"Dice between masks: {agreements[0]:.4f} on {samples[0].name}; over all {len(samples)} samples "

@@ -3,18 +3,17 @@
 For each ResNet: `build` (torchvision's random init + the default surgery: 5.3.1's new head), the forward check
 (one backbone pass in eval + inference mode on an N x 3 x S x S dummy batch; the before logits come from a hook,
 not a second pass), and the tab's whole pipeline as `ui.surgery.run_surgery` runs it (build, tables, printouts,
-forward, code; gradio itself left out, so this also runs where gradio is not installed).
+forward, code: `lab.surgery.view`; gradio itself left out, so this also runs where gradio is not installed).
 DESIGN.md target: resnet50 build + forward <= 0.5 s median; ResNet-152 <= 1.5 s.
 
     python bench/surgery.py [--runs 5] [--batch 2] [--size 224] [--threads N] [--archs resnet18 resnet50 ...]
+
+Prints the command, the machine line and, per architecture and step, the median and the middle half (p25-p75).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -23,30 +22,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
+from bench.common import command, machine, once, spread  # noqa: E402
 from lab import surgery as S  # noqa: E402
 from lab.device import describe, pick_device  # noqa: E402
 
 
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-    return time.perf_counter() - start
+def synced(fn):
+    """`fn` followed by a wait for the GPU, so that the clock stops when the work is done."""
 
+    def call() -> None:
+        fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
 
-def spread(samples: list[float]) -> str:
-    return (f"{statistics.median(samples) * 1000:8.0f} ms  (min {min(samples) * 1000:.0f}, "
-            f"max {max(samples) * 1000:.0f})")
+    return call
 
 
 def pipeline(surgery: S.Surgery, batch: int, size: int) -> None:
-    """What one click of "Apply surgery" computes (ui.surgery.run_surgery without gradio)."""
-    inputs = S.dummy_batch(surgery, batch, size)
-    built = S.build(surgery)
-    S.changed_parts(built)
-    S.forward_check(built, inputs, pick_device())
-    S.to_code(surgery, batch, size)
+    """What one click of "Apply surgery" computes: `lab.surgery.view`, the one call ui.surgery.run_surgery makes."""
+    S.view(surgery.arch, new_head=surgery.new_head, hidden=surgery.hidden, num_classes=surgery.num_classes,
+           dropout=surgery.dropout, batch=batch, size=size)
 
 
 def bench_arch(arch: str, runs: int, batch: int, size: int) -> dict[str, list[float]]:
@@ -59,11 +54,11 @@ def bench_arch(arch: str, runs: int, batch: int, size: int) -> dict[str, list[fl
         start = time.perf_counter()
         built = S.build(surgery)
         t_build = time.perf_counter() - start
-        t_forward = timed(lambda built=built: S.forward_check(built, inputs, device))
+        t_forward = once(synced(lambda built=built: S.forward_check(built, inputs, device)))
         results["build"].append(t_build)
         results["forward"].append(t_forward)
         results["build+forward"].append(t_build + t_forward)
-        results["whole click"].append(timed(lambda: pipeline(surgery, batch, size)))
+        results["whole click"].append(once(synced(lambda: pipeline(surgery, batch, size))))
     return results
 
 
@@ -78,11 +73,10 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    print(f"command: python bench/surgery.py {' '.join(sys.argv[1:])}".rstrip())
-    print(f"machine: {platform.platform()} · {platform.processor() or platform.machine()} · "
-          f"{os.cpu_count()} CPUs · load average {os.getloadavg()[0]:.2f} · {describe()}")
+    print(f"command: {command()}")
+    print(f"machine: {machine(pick_device())} · {describe()}")
     print(f"dummy batch: {args.batch} x 3 x {args.size} x {args.size}; {args.runs} runs after one warm-up; "
-          "median (min, max)\n")
+          "median (p25-p75)\n")
     for arch in args.archs:
         results = bench_arch(arch, args.runs, args.batch, args.size)
         print(arch)

@@ -6,7 +6,7 @@ buys (bf16 autocast, channels_last, threads), and an unseen synthetic binary set
     python bench/train.py --parts speed   # only the steps/s comparison
     taskset -c 0,1 python bench/train.py  # pin to 2 cores on a bigger machine
 
-Prints the machine, the command, and for each measure the median and spread over --runs runs.
+Prints the machine, the command, and for each measure the median and the middle half (p25-p75) of --runs runs.
 """
 
 from __future__ import annotations
@@ -14,17 +14,16 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import platform
-import statistics
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from bench.common import command, machine, spread  # noqa: E402
 from lab.device import pick_device, supports_bf16  # noqa: E402
 from lab.losses import get as get_loss  # noqa: E402
 from lab.segment import samples  # noqa: E402
@@ -32,24 +31,11 @@ from lab.train import DEFAULTS, Training  # noqa: E402
 from lab.unet import UNet  # noqa: E402
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+def machine_line() -> str:
+    """The shared machine line, and what this bench also depends on: the cores it may use (taskset), bf16."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (f"{cpu}; {cores} cores available; torch {torch.__version__}, {torch.get_num_threads()} threads; "
-            f"device {pick_device()}; bf16 native: {supports_bf16(pick_device())}")  # fmt: skip
-
-
-def spread(values: list[float], unit: str = "", digits: int = 2) -> str:
-    med = statistics.median(values)
-    lo, hi = min(values), max(values)
-    return f"median {med:.{digits}f}{unit} (min {lo:.{digits}f}, max {hi:.{digits}f}, n={len(values)})"
+    device = pick_device()
+    return f"{machine(device)}; {cores} cores available; device {device}; bf16 native: {supports_bf16(device)}"
 
 
 def sample_data() -> tuple[list, list]:
@@ -193,8 +179,8 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     parts = set(args.parts.split(","))
-    print("machine:", machine())
-    print("command:", " ".join([Path(sys.executable).name, *sys.argv]))
+    print("machine:", machine_line())
+    print("command:", command())
     print("defaults:", DEFAULTS, "overrides:", OVERRIDES)
     images, masks = sample_data()
 
@@ -207,8 +193,8 @@ def main() -> None:
             walls.append(math.inf if wall is None else wall)
             cpus.append(math.inf if cpu is None else cpu)
             steps.append(s)
-        print(f"time to validation Dice >= 0.90 (samples, defaults): wall {spread(walls, ' s', 1)}; "
-              f"CPU {spread(cpus, ' s', 1)}; steps {spread(steps, '', 0)}")
+        print(f"time to validation Dice >= 0.90 (samples, defaults): wall median {spread(walls, 1, ' s', 1)}; "
+              f"CPU median {spread(cpus, 1, ' s', 1)}; steps median {spread(steps, 1, '', 0)}")
 
     if "speed" in parts:
         ours, theirs = [], []
@@ -217,7 +203,8 @@ def main() -> None:
             ours.append(lab_steps_per_s(images, masks, args.steps))
             print(f"  lab {ours[-1]:.2f} steps/s, tutorial-style {theirs[-1]:.2f} steps/s", flush=True)
         ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
-        print(f"steps/s lab loop: {spread(ours)}; tutorial-style loop: {spread(theirs)}; ratio {spread(ratios, 'x')}")
+        print(f"steps/s lab loop: median {spread(ours, 1, '', 2)}; tutorial-style loop: median "
+              f"{spread(theirs, 1, '', 2)}; ratio median {spread(ratios, 1, 'x', 2)}")
 
     if "ablation" in parts:
         for precision in ("fp32", "bf16"):
@@ -225,7 +212,7 @@ def main() -> None:
                 rates = [lab_steps_per_s(images, masks, args.steps, precision=precision, channels_last=channels_last)
                          for _ in range(args.runs)]  # fmt: skip
                 label = f"{precision:4s} channels_last={channels_last!s:5s}"
-                print(f"ablation {label}: {spread(rates, ' steps/s')}", flush=True)
+                print(f"ablation {label}: median {spread(rates, 1, ' steps/s', 2)}", flush=True)
 
     if "unseen" in parts:
         u_images, u_masks = unseen_set()

@@ -145,6 +145,8 @@ def number(
             raise _refuse(field, value, accepted) from None
     if isinstance(x, bool) or not isinstance(x, (int, float)):
         raise _refuse(field, value, accepted)
+    if isinstance(x, int) and abs(x) > 2**63:  # beyond any bound a field has (and beyond float: 10**400)
+        raise _refuse(field, value, accepted)
     if isinstance(x, float) and not math.isfinite(x):
         raise _refuse(field, value, accepted)
     if integer:

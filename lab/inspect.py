@@ -8,6 +8,9 @@ innermost layer that was running, the input it expects and the input it got.
 Shapes in the table are Python-literal strings, so `ast.literal_eval` turns them back into tuples:
 a tensor -> "(1, 10)", a tuple/list of tensors -> "[(1, 10), (1, 2048)]", a dict -> "{'out': (1, 2, 8, 8)}",
 anything else -> its type name in angle brackets.
+
+The per-layer work model (`layer_work`, `upsample_output_shape`, `WORK_UNIT`) lives in `lab.compose.cost`, the
+one topic that bounds it; `lab.inspect.layer_work` still works (read lazily, so `lab.inspect` imports no topic).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import torch
 from torch import nn
 
 from lab.device import pick_device
-from lab.errors import LabError, shown
+from lab.errors import LabError, Term, shown
 
 __all__ = [
     "shown",
@@ -66,31 +69,33 @@ def model_device(model: nn.Module) -> torch.device:
     return pick_device()
 
 
+def _printable_sizes(shape: Sequence[int]) -> tuple:
+    """A shape for a message, with sizes too long for str() (over 4,300 digits) replaced by their digit count."""
+    return tuple(
+        _Literal(f"<{int(s.bit_length() * math.log10(2)) + 1:,} digits>") if abs(s) >= 10**30 else s for s in shape
+    )
+
+
 def check_input_shapes(input_shapes: Sequence[Sequence[int]], field_name: str = "input shape") -> list[tuple[int, ...]]:
-    """Validate full input shapes (batch dimension included): 1 to 6 positive sizes, at most 2**24 elements."""
+    """Validate full input shapes (batch dimension included): 1 to 6 positive sizes, at most 2**24 elements.
+
+    `field_name` is kept for callers that pass it; the sentences (`error.inspect.*`) name the input shape."""
     if isinstance(input_shapes, (str, bytes)) or not isinstance(input_shapes, Sequence) or not input_shapes:
-        raise LabError(
-            f"The {field_name} {shown(input_shapes)} is not a list of shapes; "
-            "give one shape per input, e.g. [(1, 784)]."
-        )
+        raise LabError("error.inspect.not_shapes", value=shown(input_shapes))
     shapes = []
     for shape in input_shapes:
         if not isinstance(shape, Sequence) or isinstance(shape, (str, bytes)):
-            raise LabError(f"The {field_name} {shown(shape)} is not a shape; give sizes like (1, 784).")
+            raise LabError("error.inspect.not_shape", value=shown(shape))
         if not 1 <= len(shape) <= MAX_INPUT_DIMS:
-            raise LabError(
-                f"The {field_name} {shown(tuple(shape))} has {len(shape)} sizes; 1 to {MAX_INPUT_DIMS} are accepted."
-            )
+            raise LabError("error.inspect.dims", value=shown(tuple(shape)), count=len(shape),
+                           limit=MAX_INPUT_DIMS)  # fmt: skip
         if not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape):
-            raise LabError(
-                f"The {field_name} {shown(tuple(shape))} has a size that is not a positive whole number; "
-                "use sizes >= 1."
-            )
+            raise LabError("error.inspect.not_positive", value=shown(tuple(shape)))
         if math.prod(shape) > MAX_INPUT_NUMEL:
-            raise LabError(
-                f"The {field_name} {tuple(shape)} holds {math.prod(shape):,} elements; "
-                f"at most {MAX_INPUT_NUMEL:,} are accepted."
-            )
+            numel = math.prod(shape)  # str() of an int over 4,300 digits raises: say "more than 10^15" instead
+            count = f"{numel:,}" if numel < 10**15 else Term("error.inspect.more_than", power=15)
+            raise LabError("error.inspect.too_big", value=shown(_printable_sizes(shape)), count=count,
+                           limit=MAX_INPUT_NUMEL)  # fmt: skip
         shapes.append(tuple(shape))
     return shapes
 
@@ -118,7 +123,7 @@ def example_inputs(
     for i, shape in enumerate(shapes):
         indices = i == 0 and isinstance(first, (nn.Embedding, nn.EmbeddingBag))
         if indices and first.num_embeddings < 1:
-            raise LabError(f"The first layer {first} has no rows to look up; use num_embeddings >= 1.")
+            raise LabError("error.inspect.no_rows", layer=str(first))
         if device.type == "meta":  # shapes only: no values to draw
             inputs.append(torch.empty(shape, dtype=torch.long if indices else torch.float32, device="meta"))
         elif indices:
@@ -163,13 +168,14 @@ def _args_shape(args: tuple) -> str:
 # what a layer expects, for shape-error messages
 
 
-def _expected_input(module: nn.Module) -> tuple[str, Any] | None:
+def _expected_input(module: nn.Module) -> tuple[str | Term, Any] | None:
     """(description of the expected input, check(shape) -> bool) for common layers; None when unknown."""
     if isinstance(module, nn.Linear):
         n = module.in_features
         return f"(*, {n})", lambda s: len(s) >= 1 and s[-1] == n
     if isinstance(module, nn.Bilinear):
-        return f"(*, {module.in1_features}) and (*, {module.in2_features})", None
+        both = Term("error.inspect.desc.both", a=f"(*, {module.in1_features})", b=f"(*, {module.in2_features})")
+        return both, None
     if isinstance(module, nn.modules.conv._ConvNd):
         spatial = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}[len(module.kernel_size)]
         c, k = module.in_channels, len(spatial)
@@ -178,7 +184,7 @@ def _expected_input(module: nn.Module) -> tuple[str, Any] | None:
     if isinstance(module, nn.modules.batchnorm._BatchNorm):
         c = module.num_features
         desc = {
-            nn.BatchNorm1d: f"(N, {c}) or (N, {c}, L)",
+            nn.BatchNorm1d: Term("error.inspect.desc.either", a=f"(N, {c})", b=f"(N, {c}, L)"),
             nn.BatchNorm2d: f"(N, {c}, H, W)",
             nn.BatchNorm3d: f"(N, {c}, D, H, W)",
         }.get(type(module), f"(N, {c}, ...)")
@@ -191,11 +197,12 @@ def _expected_input(module: nn.Module) -> tuple[str, Any] | None:
         c = module.num_channels
         return f"(N, {c}, *)", lambda s: len(s) >= 2 and s[1] == c
     if isinstance(module, nn.Embedding):
-        return f"integer indices in [0, {module.num_embeddings})", None
+        return Term("error.inspect.desc.indices", n=str(module.num_embeddings)), None
     if isinstance(module, nn.Unflatten):
         size = math.prod(module.unflattened_size)
         dim = module.dim
-        return f"dimension {dim} of size {size}", lambda s: -len(s) <= dim < len(s) and s[dim] == size
+        desc = Term("error.inspect.desc.dimension", dim=str(dim), size=str(size))
+        return desc, lambda s: -len(s) <= dim < len(s) and s[dim] == size
     return None
 
 
@@ -207,17 +214,18 @@ def _first_line(exc: BaseException, limit: int = 160) -> str:
 def _shape_error(name: str, module: nn.Module, args: tuple, exc: BaseException) -> LabError:
     """One sentence naming the layer, the input it expects and the input it got."""
     actual = _args_shape(args)
-    label = f"Layer '{name}' ({type(module).__name__})"
+    label = Term("error.inspect.layer", name=name, kind=type(module).__name__)
     expected = _expected_input(module)
     if isinstance(exc, torch.OutOfMemoryError):
-        return LabError(f"{label} ran out of memory on input {actual}; use a smaller input shape or fewer channels.")
+        return LabError("error.inspect.oom", layer=label, actual=actual)
     if expected is not None:
         desc, check = expected
         shapes = [tuple(a.shape) for a in args if isinstance(a, torch.Tensor)]
         if check is not None and len(shapes) == 1 and not check(shapes[0]):
-            return LabError(f"{label} expects input {desc} but got {actual}.")
-        return LabError(f"{label} expects input {desc} but got {actual} ({_first_line(exc)}).")
-    return LabError(f"{label} could not run on input {actual} ({_first_line(exc)}).")
+            return LabError("error.inspect.expects", layer=label, desc=desc, actual=actual)
+        return LabError("error.inspect.expects_reason", layer=label, desc=desc, actual=actual,
+                        reason=_first_line(exc))  # fmt: skip
+    return LabError("error.inspect.could_not_run", layer=label, actual=actual, reason=_first_line(exc))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -296,11 +304,12 @@ def forward_report(
         with torch.no_grad():
             try:
                 output = model(*inputs)
+            except LabError:
+                raise  # a hook's own refusal (lab.compose bounds a layer before it runs), already worded
             except (RuntimeError, ValueError, IndexError, TypeError, AssertionError, ArithmeticError) as exc:
                 if not stack:
-                    raise LabError(
-                        f"The model could not run on input {_args_shape(tuple(inputs))} ({_first_line(exc)})."
-                    ) from exc
+                    raise LabError("error.inspect.model_failed", actual=_args_shape(tuple(inputs)),
+                                   reason=_first_line(exc)) from exc  # fmt: skip
                 name, module, args = stack[-1]  # the innermost call that was running when it failed
                 raise _shape_error(name, module, args, exc) from exc
     finally:
@@ -322,3 +331,14 @@ def summary(model: nn.Module, input_shapes: list[tuple[int, ...]]) -> pd.DataFra
     modes are left as they were; a model on the meta device gives shapes without computing anything.
     """
     return forward_report(model, input_shapes).table
+
+
+_MOVED = {"WORK_UNIT", "layer_work", "upsample_output_shape", "_adaptive_window"}  # now in lab.compose.cost
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        from lab.compose import cost
+
+        return getattr(cost, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -25,7 +25,7 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from lab.errors import LabError, shown
+from lab.errors import LabError, Term, shown
 
 __all__ = [
     "MAX_LENGTH", "MAX_NODES", "FUNCTIONS", "CONSTANTS", "compile_expression", "check_expression",
@@ -77,31 +77,35 @@ Node = Callable[[float], float]  # a compiled sub-expression: epoch -> value
 
 
 class _EvalError(ArithmeticError):
-    """Raised inside a compiled expression; turned into LabError with the epoch by the caller."""
+    """Raised inside a compiled expression (`what` went wrong, as a catalogue Term); turned into LabError with the
+    epoch by the caller."""
+
+    def __init__(self, what: Term) -> None:
+        super().__init__(what.key)
+        self.what = what
 
 
-def _refuse(text: str, what: str) -> LabError:
-    allowed = "numbers, epoch, + - * / // % **, comparisons, x if c else y, min, max, abs, " + ", ".join(
-        name for name in FUNCTIONS if name not in ("min", "max", "abs")
-    ) + ", pi, e"
-    return LabError(f"lr_lambda {shown(text)} uses {what}, which is not allowed; use only {allowed}.")
+def _refuse(text: str, what: Term) -> LabError:
+    functions = ", ".join(name for name in FUNCTIONS if name not in ("min", "max", "abs"))
+    return LabError("error.expr.not_allowed", text=shown(text), what=what,
+                    allowed=Term("expr.allowed", functions=functions))  # fmt: skip
 
 
 def _parse(text: str) -> ast.expr:
     if not isinstance(text, str):
-        raise LabError(f"lr_lambda must be an expression string in epoch such as '0.95 ** epoch', not {shown(text)}.")
+        raise LabError("error.expr.type", text=shown(text))
     if len(text) > MAX_LENGTH:
-        raise LabError(f"lr_lambda is {len(text)} characters long; at most {MAX_LENGTH} are accepted.")
+        raise LabError("error.expr.too_long", length=str(len(text)), max=str(MAX_LENGTH))
     if not text.strip():
-        raise LabError("lr_lambda is empty; type an expression in epoch such as '0.95 ** epoch'.")
+        raise LabError("error.expr.empty")
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         reason = getattr(exc, "msg", None) or str(exc) or type(exc).__name__
-        raise LabError(f"lr_lambda {shown(text)} is not a valid expression ({reason}).") from None
+        raise LabError("error.expr.invalid", text=shown(text), reason=str(reason)[:200]) from None
     count = sum(1 for _ in ast.walk(tree))
     if count > MAX_NODES:
-        raise LabError(f"lr_lambda {shown(text)} has {count} syntax nodes; at most {MAX_NODES} are accepted.")
+        raise LabError("error.expr.nodes", text=shown(text), count=str(count), max=str(MAX_NODES))
     return tree.body
 
 
@@ -119,11 +123,11 @@ def _binary(op: ast.operator, left: Node, right: Node) -> Node:
         try:
             value = fn(a, b)
         except ZeroDivisionError:
-            raise _EvalError(f"divides by zero in '{symbol}'") from None
+            raise _EvalError(Term("expr.eval.zero_division", symbol=symbol)) from None
         except OverflowError:
-            raise _EvalError(f"overflows in '{symbol}'") from None
+            raise _EvalError(Term("expr.eval.overflow", symbol=symbol)) from None
         if isinstance(value, complex):  # (-8.0) ** 0.5 is complex in Python
-            raise _EvalError(f"gives a complex number in '{symbol}'")
+            raise _EvalError(Term("expr.eval.complex", symbol=symbol))
         return value
 
     return run
@@ -137,7 +141,7 @@ def _call(name: str, args: list[Node]) -> Node:
         try:
             return _float(fn(*values))
         except (ValueError, OverflowError) as exc:
-            raise _EvalError(f"gets a value outside the domain of {name}() ({exc})") from None
+            raise _EvalError(Term("expr.eval.domain", name=name, reason=str(exc)[:100])) from None
 
     return run
 
@@ -161,11 +165,11 @@ def _compile(node: ast.AST, text: str) -> Node:
     """Turn one allowed AST node into a closure; refuse everything else."""
     if isinstance(node, ast.Constant):
         if type(node.value) not in (int, float):  # no bool, str, bytes, complex, None, Ellipsis
-            raise _refuse(text, f"the constant {shown(node.value)}")
+            raise _refuse(text, Term("expr.what.constant", value=shown(node.value)))
         try:
             value = float(node.value)
         except OverflowError:
-            raise LabError(f"lr_lambda {shown(text)} has a number too large for a float.") from None
+            raise LabError("error.expr.too_large", text=shown(text)) from None
         return lambda epoch: value
     if isinstance(node, ast.Name):
         if node.id == VARIABLE:
@@ -173,7 +177,7 @@ def _compile(node: ast.AST, text: str) -> Node:
         if node.id in CONSTANTS:
             value = CONSTANTS[node.id]
             return lambda epoch: value
-        raise _refuse(text, f"the name {shown(node.id)}")
+        raise _refuse(text, Term("expr.what.name", name=shown(node.id)))
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
         return _binary(node.op, _compile(node.left, text), _compile(node.right, text))
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
@@ -199,31 +203,30 @@ def _compile(node: ast.AST, text: str) -> Node:
         return lambda epoch: body(epoch) if test(epoch) else orelse(epoch)
     if isinstance(node, ast.Call):
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
-            what = f"a call to {ast.unparse(node.func)!r}" if len(ast.unparse(node.func)) < 40 else "a call"
+            callee = ast.unparse(node.func)
+            what = Term("expr.what.call", name=repr(callee)) if len(callee) < 40 else Term("expr.what.a_call")
             raise _refuse(text, what)
         if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
-            raise _refuse(text, "keyword or starred arguments")
+            raise _refuse(text, Term("expr.what.starred"))
         name = node.func.id
         counts = FUNCTIONS[name][1]
         if len(node.args) not in counts:
-            raise LabError(
-                f"lr_lambda {shown(text)} calls {name}() with {len(node.args)} arguments; "
-                f"it takes {counts[0]}{'' if len(counts) == 1 else f' to {counts[-1]}'}."
-            )
+            takes = str(counts[0]) if len(counts) == 1 else Term("expr.takes_range", low=counts[0], high=counts[-1])
+            raise LabError("error.expr.arity", text=shown(text), name=name, count=str(len(node.args)), takes=takes)
         return _call(name, [_compile(a, text) for a in node.args])
     kinds = {
-        ast.Attribute: "an attribute",
+        ast.Attribute: "attribute",
         ast.Subscript: "indexing",
-        ast.Lambda: "a lambda",
-        ast.ListComp: "a comprehension",
-        ast.GeneratorExp: "a comprehension",
-        ast.SetComp: "a comprehension",
-        ast.DictComp: "a comprehension",
-        ast.NamedExpr: "an assignment",
-        ast.JoinedStr: "a string",
-        ast.MatMult: "@",
+        ast.Lambda: "lambda",
+        ast.ListComp: "comprehension",
+        ast.GeneratorExp: "comprehension",
+        ast.SetComp: "comprehension",
+        ast.DictComp: "comprehension",
+        ast.NamedExpr: "assignment",
+        ast.JoinedStr: "string",
     }
-    raise _refuse(text, kinds.get(type(node), f"{type(node).__name__} syntax"))
+    kind = kinds.get(type(node))
+    raise _refuse(text, Term(f"expr.what.{kind}") if kind else Term("expr.what.syntax", kind=type(node).__name__))
 
 
 def check_expression(text: str) -> str:
@@ -247,9 +250,9 @@ def compile_expression(text: str) -> Callable[[int], float]:
         try:
             value = root(float(epoch))
         except _EvalError as exc:
-            raise LabError(f"lr_lambda {quoted} {exc} at epoch {epoch}.") from None
+            raise LabError("error.expr.eval", text=quoted, what=exc.what, epoch=str(epoch)) from None
         if not math.isfinite(value):
-            raise LabError(f"lr_lambda {quoted} gives {value} at epoch {epoch}; it must be a finite number.")
+            raise LabError("error.expr.not_finite", text=quoted, value=str(value), epoch=str(epoch))
         return value
 
     lr_lambda.__qualname__ = lr_lambda.__name__ = "lr_lambda"
@@ -279,8 +282,7 @@ def check_plain(value: Any, field: str) -> Any:
     values in all (a list that contains itself is counted, not followed forever), integers of at most MAX_DIGITS
     digits. Walked with an explicit stack: a value nested 100,000 deep is refused, not a RecursionError.
     """
-    too_many = LabError(f"Field '{field}' holds more than {MAX_JSON_VALUES} values; at most {MAX_JSON_VALUES} are "
-                        "accepted.")  # fmt: skip
+    too_many = LabError("error.json.too_many", field=field, max=str(MAX_JSON_VALUES))
     stack = [(value, 0)]
     seen = 0
     while stack:
@@ -296,12 +298,10 @@ def check_plain(value: Any, field: str) -> Any:
             children = list(item)
         else:
             if isinstance(item, int) and not isinstance(item, bool) and not -_BIG < item < _BIG:
-                raise LabError(f"Field '{field}' holds a number of {_digits(item)} digits; numbers of up to "
-                               f"{MAX_DIGITS} digits are accepted.")  # fmt: skip
+                raise LabError("error.json.digits", field=field, digits=str(_digits(item)), max=str(MAX_DIGITS))
             continue
         if depth >= MAX_JSON_DEPTH:
-            raise LabError(f"Field '{field}' nests lists or objects more than {MAX_JSON_DEPTH} deep; at most "
-                           f"{MAX_JSON_DEPTH} levels are accepted.")  # fmt: skip
+            raise LabError("error.json.nested", field=field, max=str(MAX_JSON_DEPTH))
         stack.extend((child, depth + 1) for child in children)
     return value
 
@@ -336,19 +336,18 @@ def parse_json(text: Any, field: str, *, example: str = '{"step_size": 30}') -> 
     An empty text is None. NaN and Infinity parse as floats: the field's own check refuses them by name.
     """
     if not isinstance(text, str):
-        raise LabError(f"Field '{field}' got {type(text).__name__}; write JSON text like {example}.")
+        raise LabError("error.json.type", field=field, kind=type(text).__name__, example=example)
     if len(text) > MAX_JSON_CHARS:
-        raise LabError(f"Field '{field}' is {len(text)} characters long; at most {MAX_JSON_CHARS} are accepted.")
+        raise LabError("error.json.too_long", field=field, length=str(len(text)), max=str(MAX_JSON_CHARS))
     if not text.strip():
         return None
     depth = _json_depth(text)
     if depth > MAX_JSON_DEPTH:
-        raise LabError(f"Field '{field}' nests brackets {depth} deep; at most {MAX_JSON_DEPTH} levels are accepted.")
+        raise LabError("error.json.depth", field=field, depth=str(depth), max=str(MAX_JSON_DEPTH))
 
     def whole(digits: str) -> int:
         if len(digits.lstrip("-")) > MAX_DIGITS:
-            raise LabError(f"Field '{field}' holds a number of {len(digits.lstrip('-'))} digits; numbers of up to "
-                           f"{MAX_DIGITS} digits are accepted.")  # fmt: skip
+            raise LabError("error.json.digits", field=field, digits=str(len(digits.lstrip("-"))), max=str(MAX_DIGITS))
         return int(digits)
 
     try:
@@ -356,8 +355,8 @@ def parse_json(text: Any, field: str, *, example: str = '{"step_size": 30}') -> 
     except LabError:
         raise
     except json.JSONDecodeError as exc:
-        raise LabError(f"Field '{field}' is not valid JSON ({exc.msg}: character {exc.pos}); write it like "
-                       f"{example}.") from None  # fmt: skip
+        raise LabError("error.json.invalid", field=field, reason=exc.msg, position=str(exc.pos),
+                       example=example) from None  # fmt: skip
     except (ValueError, RecursionError, MemoryError):  # bounded above; kept so no parser message reaches a visitor
-        raise LabError(f"Field '{field}' is not valid JSON; write it like {example}.") from None
+        raise LabError("error.json.invalid_plain", field=field, example=example) from None
     return check_plain(value, field)

@@ -61,7 +61,8 @@ def text(lang: str, key: str, /, **params: Any) -> str:
 
 def fields_of(template: str) -> set[str]:
     """The `str.format` field names a template uses: `"{n:,} of {total}"` -> {"n", "total"}."""
-    return {name.split(".")[0].split("[")[0] for _, name, _, _ in string.Formatter().parse(template) if name}
+    names = {name.split(".")[0].split("[")[0] for _, name, _, _ in string.Formatter().parse(template) if name}
+    return {name for name in names if name.isidentifier()}  # `{"total_iters": 5}` in static text is no field
 
 
 def check_catalogues() -> list[str]:

@@ -1,6 +1,6 @@
 """Shared fixtures: the launched app with a gradio_client on it, and a real Chromium page on that app.
 
-Layers (STYLE.md 7): unit tests import `lab` directly; API tests use `client`; browser tests use `page`.
+Layers (docs/architecture.md): unit tests import `lab` directly; API tests use `client`; browser tests use `page`.
 Browser tests skip only where no Chromium is installed (CI installs Debian's chromium, so there they run).
 """
 
@@ -61,6 +61,15 @@ def app_url():
 @pytest.fixture(scope="session")
 def client(app_url):
     """A gradio_client on the launched lab: `client.predict(..., api_name="/name")`."""
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)
+
+
+@pytest.fixture
+def new_client(app_url):
+    """A gradio_client of its own session: a tab's first view (`<tab>_open`) is computed once per session, so a test
+    that asks for it must not share the session of other tests."""
     from gradio_client import Client
 
     return Client(app_url, verbose=False)

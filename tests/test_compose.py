@@ -126,8 +126,8 @@ def test_styles_compute_the_same_function(which):
     text, shape = TEXTS[which]
     table = style_equivalence(text, shape)
     assert list(table["class"]) == ["Sequential", "Sequential", "ListNet", "DictNet"]
-    assert (table["max |diff| copied weights"] == 0.0).all()
-    assert (table["max |diff| own weights"] > 0).all()  # before copying, the random weights really differ
+    assert (table["diff_copied"] == 0.0).all()
+    assert (table["diff_own"] > 0).all()  # before copying, the random weights really differ
 
 
 def test_copy_weights_maps_keys_by_position():
@@ -156,7 +156,7 @@ def test_examples_run_or_explain(label):
             explore(text, "moduledict", shape)
         return
     result = explore(text, "moduledict", shape)
-    assert result.total > 0 and (result.equivalence["max |diff| copied weights"] == 0).all()
+    assert result.total > 0 and (result.equivalence["diff_copied"] == 0).all()
 
 
 def test_explore_defaults():
@@ -183,8 +183,10 @@ def test_embedding_first_layer_gets_indices():
         ("nn.Linear(784, n)", "1x784", "Line 1: argument `n` of nn.Linear is not a literal"),
         ("nn.Linear(2 ** 10, 3)", "1x784", "not a literal"),
         ("nn.Linear(784, 10).__class__()", "1x784", "not an allowed layer"),
-        ("nn.Sequential(nn.ReLU())", "1x784", "not an allowed layer"),
-        ("import os", "1x784", "Line 1: `import os` is not a layer"),
+        ("nn.Sequential(nn.Sequential(nn.ReLU()))", "1x784", "Line 1: `nn.Sequential` is not an allowed layer"),
+        ("import os", "1x784", "holds no layer, only import and print lines"),
+        ("import os\nos.system('ls')", "1x784", "Line 2: `os.system` is not an allowed layer"),
+        ("x = 1\nwhile True: pass", "1x784", "Line 2: `while True:"),
         ("lambda: 1", "1x784", "not a layer call"),
         ("nn.Linear(*sizes)", "1x784", "*args"),
         ("nn.Linear(784, 10, device='cuda')", "1x784", "device="),
@@ -232,14 +234,14 @@ def test_bad_input_raises_lab_error(text, shape, message):
 def test_parameter_free_blow_up_is_refused_on_meta(text, monkeypatch):
     """A layer without weights that would output 192 M floats (768 MB) is refused by the meta pass, never run."""
     devices = []
-    real = compose.forward_report
+    real = compose.cost.forward_report
 
     def spy(model, shapes, **kwargs):
         report = real(model, shapes, **kwargs)
         devices.append(report.inputs[0].device.type)
         return report
 
-    monkeypatch.setattr(compose, "forward_report", spy)
+    monkeypatch.setattr(compose.cost, "forward_report", spy)
     with pytest.raises(LabError, match="would output"):
         explore(text, "sequential", "1x3x4x4")
     assert devices == ["meta"]  # one forward, on the meta device, then the refusal
@@ -275,22 +277,23 @@ def test_parse_shape_refuses_non_text(value):
 
 
 def test_bad_style_raises():
-    with pytest.raises(LabError, match="style 'keras'"):
+    with pytest.raises(LabError, match="Style is 'keras'; one of 'sequential'"):
         build(compose.DEFAULT_LAYERS, "keras")
 
 
 def test_pitfall_bare_modulelist_raises_and_loop_works():
-    demo = compose.bare_modulelist_demo()
-    assert demo["bare"].startswith("NotImplementedError")
-    assert demo["loop"].endswith("(1, 10)")
+    pitfall = compose.PITFALLS["modulelist_forward"]()
+    assert pitfall.wrong.error.startswith("NotImplementedError") and "forward" in pitfall.wrong.error
+    assert pitfall.right.value == "output (1, 10)"
+    assert "class ListNet(nn.Module)" in pitfall.right_code and "layers(x)" in pitfall.wrong_code
     with pytest.raises(NotImplementedError):
         nn.ModuleList([nn.ReLU()])(torch.zeros(1))
 
 
 def test_pitfall_moduledict_keeps_insertion_order():
-    demo = compose.moduledict_order_demo()
-    assert demo["keys"] == ["linear", "act", "output"] != demo["sorted"]
-    assert demo["printed"].index("(linear)") < demo["printed"].index("(act)") < demo["printed"].index("(output)")
+    pitfall = compose.PITFALLS["moduledict_order"]()
+    assert pitfall.facts == {"inserted": "['linear', 'act', 'output']", "sorted": "['act', 'linear', 'output']"}
+    assert pitfall.right.value == pitfall.facts["inserted"] and pitfall.section == "5.1.4"
 
 
 LAYER_WORDS = st.sampled_from(
@@ -358,7 +361,7 @@ def test_random_stacks_run_or_raise_lab_error(text, shape):
     except LabError as exc:
         assert "\n" not in str(exc)
     else:
-        assert (result.equivalence["max |diff| copied weights"] == 0).all()
+        assert (result.equivalence["diff_copied"] == 0).all()
 
 
 @pytest.mark.parametrize(
@@ -377,3 +380,101 @@ def test_messages_never_echo_huge_values(call):
     with pytest.raises(LabError) as info:
         call("x" * 100_000)
     assert len(str(info.value)) < 300
+
+
+# --- the tutorial's listings, pasted as printed (issue 14) -------------------------------------------------------
+
+LISTINGS = {
+    "sequential": ("5.1.2 nn.Sequential listing", [None, None, None], [4, 5, 6]),
+    "ordereddict": ("5.1.2 OrderedDict listing", ["fc1", "relu1", "fc2"], [4, 5, 6]),
+    "modulelist": ("5.1.3 ModuleList listing", [None, None, None], [1, 1, 2]),
+    "moduledict": ("5.1.4 ModuleDict listing", ["linear", "act", "output"], [2, 3, 5]),
+}
+
+
+@pytest.mark.parametrize("form", sorted(LISTINGS))
+def test_the_tutorial_listings_parse_as_printed(form):
+    label, names, lines = LISTINGS[form]
+    specs = parse_specs(compose.EXAMPLES[label][0])
+    assert [s.name for s in specs] == names and [s.line for s in specs] == lines
+    assert [s.call_code() for s in specs] == ["nn.Linear(784, 256)", "nn.ReLU()", "nn.Linear(256, 10)"]
+
+
+def test_the_tutorial_printouts_come_out_of_the_pasted_listings():
+    """5.1.2 prints `(0): Linear(...)`, its OrderedDict version `(fc1): Linear(...)`: the same from the pasted text."""
+    plain = str(build(compose.EXAMPLES["5.1.2 nn.Sequential listing"][0], "sequential"))
+    named = str(build(compose.EXAMPLES["5.1.2 OrderedDict listing"][0], "ordereddict"))
+    assert plain.splitlines()[1] == "  (0): Linear(in_features=784, out_features=256, bias=True)"
+    assert named.splitlines()[1:4] == ["  (fc1): Linear(in_features=784, out_features=256, bias=True)",
+                                       "  (relu1): ReLU()",
+                                       "  (fc2): Linear(in_features=256, out_features=10, bias=True)"]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "names"), [
+    ("net = nn.Sequential(OrderedDict([('a', nn.ReLU()), ('b', nn.Tanh())]))", ["a", "b"]),
+    ("net = torch.nn.Sequential(collections.OrderedDict({'a': nn.ReLU()}))", ["a"]),
+    ("nn.Sequential(nn.ReLU(),\n              nn.Tanh())", [None, None]),
+    ("self.net = nn.ModuleList()\nself.net.append(nn.ReLU())", None),  # self.net.append: not a known container
+    ("net = nn.ModuleList()\nnet.append(nn.ReLU())\nnet.extend([nn.Tanh(), nn.ReLU()])", [None, None, None]),
+    ("net = nn.ModuleDict(OrderedDict([('a', nn.ReLU())]))\nnet['b'] = nn.Tanh()\nnet['a']\nnet.b", ["a", "b"]),
+    ("from torch import nn\nimport collections\nnet = nn.ModuleDict([('a', nn.ReLU())])\nprint(net['a'])", ["a"]),
+])  # fmt: skip
+def test_container_forms(text, names):
+    if names is None:
+        with pytest.raises(LabError, match="Line 2: `self.net.append"):
+            parse_specs(text)
+        return
+    assert [s.name for s in parse_specs(text)] == names
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("net = nn.ModuleList([nn.ReLU()])\nnet.insert(0, nn.ReLU())", "Line 2: `net.insert(0, nn.ReLU())` is not a layer"),
+    ("net = nn.ModuleList([nn.ReLU()])\nnet['a'] = nn.ReLU()", "Line 2: `net['a'] = nn.ReLU()` is not a layer"),
+    ("net = nn.Sequential(\n    nn.ReLU(),\n    os.system('ls'),\n)", "Line 3: `os.system` is not an allowed layer"),
+    ("net = nn.Sequential(\n    nn.ReLU(),\n    nn.Sequential(nn.ReLU()),\n)",
+     "Line 3: `nn.Sequential` is not an allowed"),
+    ("net = nn.ModuleDict({'a': nn.ReLU(), k: nn.ReLU()})", "Line 1: `{'a': nn.ReLU(), k: nn.ReLU()}` is not a layer"),
+    ("net = nn.Sequential(*layers)", "Line 1: `nn.Sequential(*layers)` is not a layer"),
+    ("x = nn.Linear(784, 10)\nx.weight = 3", "Line 2: `x.weight = 3` is not a layer"),
+    ("print(net)\nnet2[0]", "Line 2: `net2[0]` is not a layer call"),
+    ("nn.Sequential(" + "nn.ReLU(), " * 65 + ")", "65 layers; at most 64"),
+    ("net = nn.ModuleList([" + "nn.ReLU(), " * 40 + "])\n" + "net.append(nn.ReLU())\n" * 25, "65 layers; at most 64"),
+])  # fmt: skip
+def test_other_names_calls_and_attributes_stay_refused_with_the_line(text, message):
+    with pytest.raises(LabError) as info:
+        parse_specs(text)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(("text", "args"), [
+    ("nn.Linear(16 * 5 * 5, 120)", (400, 120)),
+    ("nn.Linear(784 // 2, 256 - 6 + 10)", (392, 260)),
+    ("nn.Conv2d(3, 8, kernel_size=(2 + 1, -(-3)))", (3, 8)),
+    ("nn.Dropout(1 / 4)", (0.25,)),
+    ("nn.Linear(7 % 4, 2)", (3, 2)),
+])  # fmt: skip
+def test_literal_arithmetic_is_computed(text, args):
+    spec = parse_specs(text)[0]
+    assert spec.args[: len(args)] == args
+    if "kernel_size" in text:
+        assert spec.kwargs == {"kernel_size": (3, 3)}
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("nn.Linear(2 ** 10, 3)", "Line 1: argument `2 ** 10` of nn.Linear is not a literal"),
+    ("nn.Linear(9 ** 9 ** 9, 3)", "is not a literal"),  # refused before anything is computed
+    ("nn.Linear(1 // 0, 2)", "Line 1: `1 // 0` in nn.Linear divides by zero."),
+    ("nn.Linear(99999999999 * 99999999999, 2)", "out of range; whole numbers from -2,147,483,647"),
+    ("nn.Linear(" + " * ".join(["4294967296"] * 40) + ", 2)", "out of range"),
+    ("nn.Linear(" + " + ".join(["1"] * 400) + ", 2)", "is not a literal"),  # nested too deeply
+    ("nn.Linear(2147483647 + 1, 2)", "an argument of nn.Linear, 2,147,483,648, is out of range"),
+    ("nn.Linear('a' * 3, 2)", "is not a literal"),
+    ("nn.Linear(True + 1, 2)", "is not a literal"),
+    ("nn.Dropout(1e308 * 10)", "is not accepted; use finite numbers"),
+    ("nn.Linear(n * 2, 2)", "Line 1: argument `n * 2` of nn.Linear is not a literal"),
+    ("nn.Linear(784, 10)\nnn.Linear(int(10), 2)", "Line 2: argument `int(10)` of nn.Linear is not a literal"),
+])  # fmt: skip
+def test_arithmetic_is_bounded_and_names_stay_refused(text, message):
+    with pytest.raises(LabError) as info:
+        parse_specs(text)
+    assert message in str(info.value)

@@ -1,6 +1,6 @@
-"""Hardening (issue 9): hypothesis drives every function of LAB_API.md with random and hostile values.
+"""Hardening (issue 9): hypothesis drives every function of docs/api.md with random and hostile values.
 
-The contract (LAB_API.md): a function that takes user input returns a result or raises `LabError` with a
+The contract (docs/api.md): a function that takes user input returns a result or raises `LabError` with a
 message for a person; anything else escaping is a bug. How this file decides, per argument:
 
 - values the UI or an API client can send (str, int, float, bool, None, lists, dicts), including strings where a
@@ -16,7 +16,7 @@ message for a person; anything else escaping is a bug. How this file decides, pe
   (as a torch RuntimeError, which is then reported) instead of taking the machine down;
 - nothing a hostile text asks for may happen: the `touch /tmp/pwned` payloads must leave no file.
 
-Known bugs stay here as `xfail(strict=True)` tests named after their finding in /tmp/findings.md, so they flip
+Known bugs stay here as `xfail(strict=True)` tests named after their finding, so they flip
 to a failure the day the bug is fixed. Cases run per target go to bench/results/fuzz_counts.md.
 """
 

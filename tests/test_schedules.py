@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-import math
+import json
 import warnings
 
 import numpy as np
@@ -188,28 +188,28 @@ def test_make_scheduler_reports_how_to_step():
         ("CosineAnnealingLR", {}, {}, "needs T_max"),
         ("CyclicLR", {"base_lr": 0.01}, {}, "needs max_lr"),
         ("LambdaLR", {}, {}, "needs lr_lambda"),
-        ("StepLR", {"step_size": 0}, {}, "step_size=0 is not accepted"),
-        ("StepLR", {"step_size": 2.5}, {}, "an integer >= 1"),
+        ("StepLR", {"step_size": 0}, {}, "StepLR step_size is 0; a whole number from 1 to 100,000 is accepted"),
+        ("StepLR", {"step_size": 2.5}, {}, "step_size is 2.5; a whole number"),
         ("StepLR", {"step_size": 3, "gama": 0.1}, {}, "no parameter 'gama'"),
-        ("ReduceLROnPlateau", {"factor": 1.0}, {}, "factor=1.0 is not accepted"),
+        ("ReduceLROnPlateau", {"factor": 1.0}, {}, "factor is 1.0; a number from 0 up to, but not including, 1"),
         ("ReduceLROnPlateau", {"mode": "middle"}, {}, "one of 'min', 'max'"),
-        ("ExponentialLR", {"gamma": float("nan")}, {}, "gamma=nan"),
+        ("ExponentialLR", {"gamma": float("nan")}, {}, "ExponentialLR gamma is nan"),
         ("ExponentialLR", {"gamma": 2.0}, {"steps": 2000}, "makes the lr inf"),
         ("MultiStepLR", {"milestones": "10, x"}, {}, "milestones"),
         ("SequentialLR", {"schedulers": [{"name": "StepLR", "params": {"step_size": 3}}], "milestones": [5]}, {},
          "give 0 increasing epochs"),
         ("SequentialLR", {"schedulers": [{"name": "ReduceLROnPlateau"}, {"name": "StepLR"}], "milestones": [5]}, {},
-         "a member must be one of"),
+         r"SequentialLR schedulers\[0\] is 'ReduceLROnPlateau'; one of"),
         ("ChainedScheduler", {"schedulers": "[{"}, {}, "not valid JSON"),
         ("ChainedScheduler", {"schedulers": []}, {}, "1 to 6"),
         ("OneCycleLR", {"max_lr": 0.1, "total_steps": 50}, {"steps": 100}, "torch refuses OneCycleLR"),
         ("LambdaLR", {"lr_lambda": "__import__('os').system('echo hi')"}, {}, "not allowed"),
         ("LambdaLR", {"lr_lambda": "1 / epoch"}, {}, "divides by zero in ./. at epoch 0"),
-        ("StepLR", {"step_size": 3}, {"steps": 100_001}, "steps=100001 is not accepted"),
-        ("StepLR", {"step_size": 3}, {"steps": 0}, "from 1 to 100000"),
+        ("StepLR", {"step_size": 3}, {"steps": 100_001}, "steps is 100001; a whole number from 1 to 100,000"),
+        ("StepLR", {"step_size": 3}, {"steps": 0}, "steps is 0"),
         ("StepLR", {"step_size": 3}, {"steps": 100, "steps_per_epoch": 30}, "use a multiple such as 90"),
-        ("StepLR", {"step_size": 3}, {"base_lr": -1}, "base_lr=-1"),
-        ("NoSuchLR", {}, {}, "choose one of"),
+        ("StepLR", {"step_size": 3}, {"base_lr": -1}, "base_lr is -1; a number above 0 and at most 10"),
+        ("NoSuchLR", {}, {}, "Scheduler is 'NoSuchLR'; one of 'LambdaLR'"),
     ],
 )
 def test_bad_input_is_one_sentence(name, params, kwargs, message):
@@ -267,9 +267,11 @@ def test_marks_and_labels():
 def test_figure_overlays_marks_metric_and_envelope():
     cur = S.lr_curve("ReduceLROnPlateau", {}, steps=100)
     other = S.lr_curve("StepLR", {"step_size": 30}, steps=100)
-    fig = S.curve_figure([("plateau", cur), ("step", other)], log_y=True, marks=[(30, "decay")])
+    text = S.FigureText(metric="metric (right axis)", marks=(("decay", "a tenth"),))
+    fig = S.curve_figure([("plateau", cur), ("step", other)], log_y=True, marks=[(30, "decay")], text=text)
     names = [t.name for t in fig.data]
     assert names[:3] == ["plateau", "step", "metric (right axis)"]
+    assert list(fig.data[3].text) == ["a tenth"]  # a mark's word on hover comes from the tab
     assert fig.layout.yaxis.type == "log" and len(fig.layout.shapes) == 1
     fast = S.lr_curve("CyclicLR", {"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 2}, steps=100_000)
     fig = S.curve_figure([("fast", fast)])
@@ -277,31 +279,20 @@ def test_figure_overlays_marks_metric_and_envelope():
     assert len(y) <= S.MAX_PLOT_POINTS + 2 and y.min() == pytest.approx(0.01) and y.max() == pytest.approx(0.1)
 
 
-def test_pitfalls_run_live():
-    outside = S.pitfall_curve("step_outside_loop")
-    assert outside["wrong"].nunique() == 1 and outside["right"].nunique() > 1
-    per_epoch = S.pitfall_curve("per_batch_stepped_per_epoch")
-    assert per_epoch["wrong"].max() < 0.5 * per_epoch["right"].max()  # never reaches the peak
-    late = S.pitfall_curve("adjust_after_epoch")
-    assert late["right"][30] == pytest.approx(0.01) and late["wrong"][30] == pytest.approx(0.1)
-    assert late["wrong"][31] == pytest.approx(0.01)
-    assert math.isclose(late["right"][0], 0.1)
-
-
 @pytest.mark.parametrize("params", [[1, 2], "step_size=3", 3, ("step_size", 3)])
 @pytest.mark.parametrize("fn", [S.lr_curve, S.to_code])
 def test_params_must_be_a_dict(fn, params):
     """Issue 9, F2: a JSON list or a number where the keyword arguments belong is a sentence, not a TypeError."""
-    with pytest.raises(LabError, match="params=.* is not accepted; use a dict of keyword arguments"):
+    with pytest.raises(LabError, match="StepLR params=.* is not accepted; use a dict of keyword arguments"):
         fn("StepLR", params)
 
 
 @pytest.mark.parametrize("kwargs, field", [
-    (dict(name="StepLR", base_lr=-1), "base_lr=-1"),
-    (dict(name="StepLR", base_lr="abc"), "base_lr='abc'"),
-    (dict(name="StepLR", base_lr=float("inf")), "base_lr=inf"),
-    (dict(name=None, base_lr=-1), "Scheduler None"),  # the name is checked first, as in lr_curve
-    (dict(name="StepLR", steps=0, base_lr=-1), "steps=0"),
+    (dict(name="StepLR", base_lr=-1), "base_lr is -1"),
+    (dict(name="StepLR", base_lr="abc"), "base_lr is 'abc'"),
+    (dict(name="StepLR", base_lr=float("inf")), "base_lr is inf"),
+    (dict(name=None, base_lr=-1), "Scheduler is None"),  # the name is checked first, as in lr_curve
+    (dict(name="StepLR", steps=0, base_lr=-1), "steps is 0"),
 ])
 def test_to_code_refuses_what_lr_curve_refuses(kwargs, field):
     """Issue 9, F4: to_code checks name, steps and base_lr like lr_curve, before building any optimizer."""
@@ -316,6 +307,91 @@ def test_to_code_refuses_what_lr_curve_refuses(kwargs, field):
 
 def test_long_values_are_quoted_short():
     """Issue 9, F6: a 100 kB scheduler name comes back as 60 characters and its length."""
-    with pytest.raises(LabError, match=r"…' \(100000 characters\) is not known") as info:
+    with pytest.raises(LabError, match=r"…' \(100000 characters\); one of") as info:
         S.lr_curve("x" * 100_000)
     assert len(str(info.value)) < 500
+
+
+# ------------------------------------------------------------------------------------------------ words, specs
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_scheduler_and_parameter_has_its_words(lang):
+    """Each scheduler's one-line description and each parameter's help line, in both languages (issue 15)."""
+    import locales
+
+    for name in S.NAMES:
+        assert locales.has(f"schedules.about.{name}", lang), name
+        for spec in S.param_specs(name):
+            assert spec.help == f"schedules.param.{name}.{spec.name}" and locales.has(spec.help, lang), spec.help
+    # the sentence the review corrected (issue 14): fastai's schedule is torch's default two phases
+    en = locales.text("en", "schedules.param.OneCycleLR.three_phase")
+    assert "Smith" in en and "default two phases follow fastai" in en and "fast.ai style" not in en
+
+
+def test_schedule_spec_is_validated_hashable_and_round_trips():
+    spec = S.ScheduleSpec.of("StepLR", {"step_size": "30", "gamma": 0.5})
+    assert spec == S.ScheduleSpec("StepLR", '{"gamma": 0.5, "step_size": 30}') and hash(spec) == hash(spec)
+    assert spec.kwargs() == {"gamma": 0.5, "step_size": 30}
+    with pytest.raises(LabError, match="StepLR step_size is 0"):
+        S.ScheduleSpec.of("StepLR", {"step_size": 0})
+
+
+def test_curve_link_entries_round_trip_and_are_bounded():
+    curve = S.Curve.of("ReduceLROnPlateau", {"patience": 1}, steps=6, metrics=[1, 0.9, 0.9, 0.9, 0.9, 0.9])
+    assert S.Curve.from_link(curve.to_link()) == curve
+    assert S.Curve.from_link(["StepLR", {"step_size": 30}]) == S.Curve.of("StepLR", {"step_size": 30})
+    for bad in ("StepLR", [], ["StepLR", {}, 100, 1, 0.1, None, "extra"]):
+        with pytest.raises(LabError):
+            S.Curve.from_link(bad)
+    with pytest.raises(LabError, match="steps is 100001"):
+        S.Curve.from_link(["StepLR", {"step_size": 3}, 100_001])
+    text = S.overlays_to_link([curve, S.Curve.of("StepLR", {"step_size": 3})])
+    assert S.overlays_from_link(text) == text and " " not in text  # compact
+    with pytest.raises(LabError, match="at most 8 curves"):
+        S.overlays_from_link(json.dumps([["StepLR", {"step_size": 3}]] * 9))
+
+
+# ------------------------------------------------------------------------------------------------ preview
+
+
+def test_preview_is_one_call_for_the_whole_view():
+    other = S.Curve.of("ExponentialLR", {"gamma": 0.9}, steps=50)
+    p = S.preview("StepLR", '{"step_size": 30}', steps=100, overlays=[other, ["StepLR", {"step_size": 30}]],
+                  text=S.FigureText(lr="Lernrate"))
+    assert p.curve == S.Curve.of("StepLR", {"step_size": 30}) and p.overlays[0] == other
+    # the comparison: a column per curve, aligned by step (the shorter one ends early)
+    assert list(p.comparison.columns) == ["step", "epoch", "lr", "#1 ExponentialLR(gamma=0.9)",
+                                          "#2 StepLR(step_size=30)"]  # fmt: skip
+    np.testing.assert_array_equal(p.comparison["lr"], S.lr_curve("StepLR", {"step_size": 30})["lr"])
+    np.testing.assert_array_equal(p.comparison["#1 ExponentialLR(gamma=0.9)"][:50],
+                                  S.lr_curve("ExponentialLR", {"gamma": 0.9}, steps=50)["lr"])  # fmt: skip
+    assert p.comparison["#1 ExponentialLR(gamma=0.9)"][50:].isna().all()
+    # the current curve is in the comparison too: drawn once, not twice
+    assert p.same_as == 2
+    names = [t.name for t in p.figure.data if t.name != "marks"]
+    assert names == ["StepLR(step_size=30) = #2", "#1 ExponentialLR(gamma=0.9)"]
+    assert p.figure.layout.yaxis.title.text == "Lernrate"
+    assert "StepLR(optimizer, step_size=30)" in p.code and p.facts["high"] == 0.1 and p.facts["curves"] == 3
+    assert [s.name for s in p.specs] == ["step_size", "gamma"] and p.form == {"step_size": 30, "gamma": 0.1}
+
+
+def test_preview_bounds_the_comparison_and_is_lenient_only_when_asked():
+    eight = [["ExponentialLR", {"gamma": 0.9 + i / 100}] for i in range(8)]
+    assert len(S.preview("StepLR", {"step_size": 3}, overlays=eight).overlays) == 8
+    with pytest.raises(LabError, match="at most 8 curves"):
+        S.preview("StepLR", {"step_size": 3}, overlays=[*eight, ["StepLR", {"step_size": 5}]])
+    with pytest.raises(LabError, match="StepLR step_size is 0"):
+        S.preview("StepLR", {"step_size": 0})
+    p = S.preview("StepLR", {"step_size": 0}, overlays='[["Nope"],["StepLR",{"step_size":5}]]', lenient=True)
+    assert p.curve == S.Curve.of("StepLR", {"step_size": 30}) and [w for w, _ in p.skipped] == ["params", "1"]
+    assert p.overlays == (S.Curve.of("StepLR", {"step_size": 5}),)
+    picked = S.preview("CosineAnnealingWarmRestarts", None, with_defaults=True)
+    assert picked.curve.schedule.kwargs() == {"T_0": 10}  # torch's defaults are not repeated in the spec
+    assert picked.form == {"T_0": 10, "T_mult": 1, "eta_min": 0.0}  # the form shows them
+
+
+def test_preview_thins_the_table_not_the_comparison():
+    p = S.preview("CosineAnnealingLR", {"T_max": 5000}, steps=5000)
+    assert len(p.comparison) == 5000 and len(p.table) <= S.TABLE_ROWS + 1
+    assert p.table["step"].iloc[-1] == 4999

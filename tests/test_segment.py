@@ -10,9 +10,10 @@ import torch
 from PIL import Image
 
 from lab import segment as seg
-from lab.errors import LabError
-from lab.segment import dice, iou, pretrained, pretrained_info, samples, segment
+from lab.errors import LabError, render
+from lab.segment import core, dice, iou, pretrained, pretrained_info, samples, segment
 from lab.unet import UNet
+from tests.unet_panels import printed_number, run_standalone
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +104,7 @@ def test_tiles_agree_with_one_pass(model, monkeypatch):
     found = samples()
     image = np.block([[[found[0].image], [found[1].image]], [[found[2].image], [found[3].image]]])  # 512 x 512 x 3
     whole = segment(model, image, precision="fp32")
-    monkeypatch.setattr(seg, "TILE_ELEMENTS", 16 * 256 * 256)  # force 256-px tiles
+    monkeypatch.setattr(core, "TILE_ELEMENTS", 16 * 256 * 256)  # force 256-px tiles
     tiled = segment(model, image, precision="fp32")
     # not bit-identical: align_corners bilinear upsampling depends on each map's size, and context is cut
     assert dice(whole.mask, tiled.mask) >= 0.98
@@ -116,7 +117,7 @@ def test_tiles_agree_with_one_pass(model, monkeypatch):
 )
 def test_tiles_cover_each_pixel_once(size, tile, margin, unit):
     cover = np.zeros(size, int)
-    for rs, re_, ks, ke in seg._tiles(size, tile, margin, unit):
+    for rs, re_, ks, ke in core._tiles(size, tile, margin, unit):
         assert 0 <= rs <= ks < ke <= re_ <= size and re_ - rs < tile + unit and rs % unit == 0
         assert ks == 0 or ks - rs >= margin  # kept pixels have context on the cut side
         cover[ks:ke] += 1
@@ -144,26 +145,26 @@ def test_bf16_keeps_the_fp32_mask(model):
 
 def test_auto_precision_checks_bf16_once(by_name, monkeypatch):
     model = pretrained("cpu")
-    monkeypatch.setattr(seg, "supports_bf16", lambda device: True)
+    monkeypatch.setattr(core, "supports_bf16", lambda device: True)
     first = segment(model, by_name["cells_04"].image)
     second = segment(model, by_name["cells_04"].image)
     assert first.precision == "fp32"  # the reference the check compared bf16 with
     assert second.precision == "bf16"
-    monkeypatch.setattr(seg, "supports_bf16", lambda device: False)
+    monkeypatch.setattr(core, "supports_bf16", lambda device: False)
     assert segment(pretrained("cpu"), by_name["cells_04"].image).precision == "fp32"
 
 
 def test_bf16_guard_sends_uncertain_images_to_fp32():
-    fast = seg._Fast(fingerprint=(), model=None, dtype=torch.bfloat16, bf16_error=0.02, flip_rate=0.5)
+    fast = core._Fast(fingerprint=(), model=None, dtype=torch.bfloat16, bf16_error=0.02, flip_rate=0.5)
     confident = torch.zeros(100, 100)
     confident[:50] = 0.99  # 5000 mask pixels, none near 0.5
-    assert seg._bf16_mask_safe(confident, 0.5, fast)
+    assert core._bf16_mask_safe(confident, 0.5, fast)
     unsure = confident.clone()
     unsure[50:60] = 0.51  # 1000 pixels within the error of 0.5: ~500 expected flips > 1% of the mask
-    assert not seg._bf16_mask_safe(unsure, 0.5, fast)
+    assert not core._bf16_mask_safe(unsure, 0.5, fast)
     tiny = torch.zeros(100, 100)
     tiny[0, :3] = 0.505  # a 3-pixel mask, all of it uncertain
-    assert not seg._bf16_mask_safe(tiny, 0.5, fast)
+    assert not core._bf16_mask_safe(tiny, 0.5, fast)
 
 
 def test_changed_weights_are_seen(by_name):
@@ -187,8 +188,9 @@ def test_threshold_bounds(model, by_name):
     image = by_name["cells_00"].image
     assert segment(model, image, threshold=1.0).mask.sum() == 0
     assert segment(model, image, threshold=0.0).mask.mean() > 0.99
-    with pytest.raises(LabError, match="Threshold"):
+    with pytest.raises(LabError, match="Threshold is 1.5; a number from 0 to 1 is accepted") as info:
         segment(model, image, threshold=1.5)
+    assert "阈值" in render(info.value, "zh")
 
 
 @pytest.mark.parametrize(
@@ -345,3 +347,87 @@ def test_load_weights_without_json_asks_for_it(tmp_path):
     path = ck.save(_small_unet(), tmp_path / "small.pt")
     with pytest.raises(LabError, match=r"holds no config .* upload its \.json"):
         seg.load_weights([path], "cpu")
+
+
+def test_load_weights_names_the_json_the_visitor_uploaded(tmp_path):
+    """The loader links the pair under one stem; an error about the JSON still names the uploaded file."""
+    from lab import checkpoints as ck
+
+    weights, _ = ck.save_with_config(_small_unet(), tmp_path / "unet_trained.safetensors", _small_unet().config())
+    broken = tmp_path / "my settings.json"
+    broken.write_text("{")
+    with pytest.raises(LabError, match="my settings.json") as info:
+        seg.load_weights([weights, broken], "cpu")
+    assert "unet_trained.json" not in str(info.value)
+
+
+# ------------------------------------------------------------------------------------------- the tab's view
+def test_foreground_is_sigmoid_for_one_class_and_not_background_for_more():
+    logits = torch.tensor([[[0.0, 2.0]]])
+    torch.testing.assert_close(core.foreground(logits), torch.sigmoid(logits[0]))
+    two = torch.stack([torch.zeros(1, 2), torch.tensor([[0.0, 2.0]])])
+    torch.testing.assert_close(core.foreground(two), torch.softmax(two, 0)[1])
+
+
+def test_segment_view_of_a_sample_is_the_whole_view(by_name):
+    view = seg.segment_view("cells_06", 0.5)
+    s = by_name["cells_06"]
+    assert view.name == "cells_06" and view.card == seg.shipped_card() and view.card.source == "shipped"
+    assert view.overlay.shape == view.prob_image.shape == (256, 256, 3) and view.true_image.shape == (256, 256)
+    mask = view.prob > 0.5
+    assert view.foreground == pytest.approx(mask.mean() * 100)
+    assert view.dice == pytest.approx(dice(mask, s.mask)) and view.dice >= 0.95
+    assert view.iou == pytest.approx(iou(mask, s.mask))
+    assert [p.rsplit("/", 1)[1] for p in view.files] == ["cells_06.png", "cells_06_mask.png",
+                                                         "unet_small.safetensors", "unet_small.json"]
+    assert all(p.startswith(str(seg.ASSETS)) for p in view.files)
+    again = seg.rethreshold(view, 0.9)
+    assert again.threshold == 0.9 and again.foreground < view.foreground and np.array_equal(again.prob, view.prob)
+    assert "mask = prob > 0.9" in again.code and again.ms == view.ms
+
+
+def test_segment_view_refuses_with_one_sentence():
+    for kwargs, message in [({"sample": None}, "No image chosen"), ({"sample": "cells_99"}, "Sample is 'cells_99'"),
+                            ({"sample": "cells_00", "threshold": 2}, "Threshold is 2")]:
+        with pytest.raises(LabError, match=message):
+            seg.segment_view(**kwargs)
+    with pytest.raises(LabError, match="Nothing segmented yet"):
+        seg.rethreshold(None, 0.5)
+
+
+def _dice_tolerance(view) -> float:
+    """How far the page's Dice may be from the code panel's. The panel runs the plain fp32 way; the page keeps bf16
+    only when its mask agrees with fp32's (Dice >= MASK_AGREEMENT = 0.995, checked on the model's first image and
+    guarded per image), and masks agreeing that well move the Dice against the truth by at most 1 - 0.995."""
+    return 1e-3 if view.precision == "fp32" else 1 - seg.MASK_AGREEMENT
+
+
+def test_code_panel_of_a_sample_runs_standalone_and_prints_the_views_numbers():
+    """`python -I` in an empty folder holding only the four files the page hands out."""
+    view = seg.segment_view("cells_06", 0.5)
+    assert "from lab" not in view.code and str(seg.ASSETS) not in view.code
+    out = run_standalone(view.code, view.files)
+    # masks with Dice >= 0.995 differ in at most ~1% of the mask's pixels; the panel prints one decimal
+    fg_tolerance = 0.05 + (0 if view.precision == "fp32" else 2 * (1 - seg.MASK_AGREEMENT) * view.foreground)
+    assert printed_number(out, r"([\d.]+)% foreground") == pytest.approx(view.foreground, abs=fg_tolerance)
+    assert printed_number(out, r"Dice ([\d.]+)") == pytest.approx(view.dice, abs=_dice_tolerance(view) + 5e-4)
+    assert printed_number(out, r"IoU ([\d.]+)") == pytest.approx(view.iou, abs=2 * _dice_tolerance(view) + 5e-4)
+
+
+def test_code_panel_of_an_upload_with_pt_weights_and_no_json(tmp_path):
+    """Uploaded .pt weights without a JSON: the architecture is written into the code; a tiny image is padded to
+    2**depth as the lab pads it. Forced fp32 on both sides: the same mask to the printed digit."""
+    from lab import checkpoints as ck
+
+    image = np.array(samples()[3].image)[:5, :7]
+    Image.fromarray(image).save(tmp_path / "tiny photo.png")
+    path = ck.save(pretrained("cpu"), tmp_path / "weights.pt", what="checkpoint", epoch=1)
+    model, config = seg.load_weights([path], "cpu")
+    card = seg.model_card(model, "uploaded", "weights.pt", None, config)
+    view = seg.segment_view(upload=str(tmp_path / "tiny photo.png"), model=model, card=card)
+    assert view.true is None and view.dice is None and view.files == ()
+    assert 'torch.load("weights.pt"' in view.code and "json" not in view.code.split("def foreground")[1]
+    expected = segment(model, image, precision="fp32").mask.mean() * 100
+    out = run_standalone(view.code, [tmp_path / "tiny photo.png", path])
+    assert "mask (5, 7)" in out
+    assert printed_number(out, r"([\d.]+)% foreground") == pytest.approx(expected, abs=0.05)

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import copy
 import functools
-import math
+import inspect
 
 import pytest
 import torch
 import torch.nn as nn
 
 from lab import surgery as S
-from lab.errors import LabError
+from lab.errors import LabError, render
 from tests.conftest import run_code
 
 # CUDA convolutions may use TF32 and other algorithms than the CPU: the code panel runs on CUDA when present
@@ -146,9 +146,34 @@ def test_extra_input_accepts_n_and_casts_dtype():
     with torch.no_grad():
         a = model(x, torch.tensor([1, 2, 3]))  # int64 (N,), as 5.3.2's add_variable
         b = model(x, torch.tensor([[1.0], [2.0], [3.0]]))
-    assert a.shape == (3, 4) and torch.allclose(a, b)
+        c = model(x, torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64))  # a numpy array's dtype
+    assert a.shape == (3, 4) and torch.allclose(a, b) and torch.allclose(a, c) and c.dtype == torch.float32
     with pytest.raises(LabError, match=r"shape \(3, 2\).*\(3, 1\) or \(3,\)"):
         model(x, torch.zeros(3, 2))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_extra_input_left_on_the_cpu_follows_the_model_to_cuda():
+    device = torch.device("cuda")
+    model = S.WithExtraInput(S.resnet("resnet18"), 1, 3).to(device).eval()
+    with torch.no_grad():
+        out = model(torch.randn(2, 3, 32, 32, device=device), torch.tensor([1, 2]))  # int64, on the CPU
+    assert out.device.type == "cuda" and out.dtype == torch.float32
+
+
+def test_eval_frozen_batchnorm_keeps_running_statistics():
+    torch.manual_seed(0)
+    model = S.freeze(S.replace_head(S.resnet("resnet18"), (8,), 3, 0.5)).train()
+    S.eval_frozen_batchnorm(model)
+    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert norms and not any(m.training for m in norms) and model.fc.training  # the head still trains
+    before = copy.deepcopy(model.state_dict())
+    with torch.no_grad():
+        model(torch.randn(2, 3, 32, 32) * 3 + 1)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    unfrozen = S.replace_head(S.resnet("resnet18"), (8,), 3, 0.5).train()
+    S.eval_frozen_batchnorm(unfrozen)  # nothing frozen: every BatchNorm keeps training
+    assert all(m.training for m in unfrozen.modules() if isinstance(m, nn.BatchNorm2d))
 
 
 def test_forward_check_before_is_the_untouched_resnet():
@@ -167,25 +192,27 @@ def test_forward_check_before_is_the_untouched_resnet():
         ["after", "output", "logits", "(2, 10)"], ["after", "output", "features", "(2, 512)"]]
 
 
-def test_mark_changes_and_printed_parts():
+def test_changes_mark_only_the_after_model():
     built = S.build(S.Surgery(arch="resnet18", freeze=True))
-    before, after, before_text, after_text = S.changed_parts(built)
-    assert dict(zip(after["name"], after["change"], strict=True)) == {
+    changes = S.changed_parts(built.before, built.before_children, built.model)
+    assert list(changes.before.columns) == ["name", "type", "params", "trainable"]  # the untouched model: no marks
+    assert dict(zip(changes.after["name"], changes.after["change"], strict=True)) == {
         "conv1": "frozen", "bn1": "frozen", "relu": "", "maxpool": "", "layer1": "frozen", "layer2": "frozen",
         "layer3": "frozen", "layer4": "frozen", "avgpool": "", "fc": "replaced"}
-    assert before.loc[before["name"] == "fc", "change"].item() == "replaced"
-    assert before_text.startswith("(fc): Linear(in_features=512, out_features=1000")
-    assert "(fc): Sequential(" in after_text and "requires_grad changed: conv1, bn1, layer1" in after_text
-    assert after["trainable"].sum() == linear(512, 128) + linear(128, 10)
+    assert [n for n, _ in changes.replaced] == ["fc"] and changes.replaced[0][1].startswith("Linear(in_features=512")
+    assert [n for n, _ in changes.added] == ["fc"] and changes.added[0][1].startswith("Sequential(")
+    assert changes.retrained == ("conv1", "bn1", "layer1", "layer2", "layer3", "layer4") and not changes.signature
+    assert changes.after["trainable"].sum() == linear(512, 128) + linear(128, 10)
 
     wrapped = S.build(S.Surgery(arch="resnet18", new_head=False, extra_output=True))
-    _, after, _, after_text = S.changed_parts(wrapped)
-    assert dict(zip(after["name"], after["change"], strict=True))["net.fc"] == "replaced"
-    assert after["change"].iloc[-1] == "new" and after_text.startswith("# WithExtraOutput: forward(x)")
+    changes = S.changed_parts(wrapped.before, wrapped.before_children, wrapped.model)
+    assert dict(zip(changes.after["name"], changes.after["change"], strict=True))["net.fc"] == "replaced"
+    assert changes.after["change"].iloc[-1] == "new"
+    assert changes.signature == "WithExtraOutput: forward(x) -> logits, features"
 
     untouched = S.build(S.Surgery(arch="resnet18", new_head=False))
-    _, after, before_text, after_text = S.changed_parts(untouched)
-    assert not after["change"].any() and before_text == after_text == "# nothing changed"
+    changes = S.changed_parts(untouched.before, untouched.before_children, untouched.model)
+    assert not changes.after["change"].any() and not changes.replaced and not changes.added
 
 
 @pytest.mark.parametrize("op", ["head", "extra-input-head", "input-and-output", "freeze", "freeze-only"])
@@ -205,27 +232,52 @@ def test_code_panel_rebuilds_the_same_model(op):
         assert torch.allclose(g.cpu(), w.cpu(), **TOL)  # same seed, same weights, same numbers
 
 
-@pytest.mark.parametrize("kwargs, field", [
-    (dict(num_classes=1), "Classes"), (dict(num_classes=10_001), "Classes"), (dict(num_classes=2.5), "Classes"),
-    (dict(hidden="0"), "Hidden sizes"), (dict(hidden="4097"), "Hidden sizes"), (dict(hidden="12, x"), "Hidden"),
-    (dict(hidden="1,2,3,4,5"), "at most 4"), (dict(num_extra=-1), "Extra-input size"),
-    (dict(num_extra=1025), "Extra-input size"), (dict(dropout=1.0), "Dropout"), (dict(arch="vgg16"), "vgg16"),
+def test_code_panel_prints_the_lab_s_own_source_without_its_input_checks():
+    s = S.Surgery(arch="resnet18", num_extra=2, extra_output=True, freeze=True)
+    code = S.to_code(s, 2, 32)
+    for block in (S.make_head, S.feature_dim, S.WithExtraInput, S.freeze, S.eval_frozen_batchnorm):
+        assert S.printed(block) in code
+    assert S.code.CHECK_MARK not in code and "check_" not in code and "LabError" not in code
+    assert "lab" not in {line.split()[1].split(".")[0] for line in code.splitlines()
+                         if line.startswith(("import ", "from "))}  # fmt: skip
+    # the lines left out only check: each is marked, and each calls a check or raises
+    for block in (S.make_head, S.feature_dim, S.WithExtraInput, S.freeze):
+        for line in inspect.getsource(block).splitlines():
+            if line.rstrip().endswith(S.code.CHECK_MARK):
+                assert "check" in line.lower(), line
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(num_classes=1), "Classes is 1; a whole number from 2 to 10,000 is accepted."),
+    (dict(num_classes=10_001), "Classes is 10001; a whole number from 2 to 10,000"),
+    (dict(num_classes=2.5), "Classes is 2.5"),
+    (dict(hidden="0"), "Hidden sizes is '0'; up to 4 whole numbers from 1 to 4,096"),
+    (dict(hidden="4097"), "Hidden sizes is '4097'"), (dict(hidden="12, x"), "Hidden sizes is '12, x'"),
+    (dict(hidden="1,2,3,4,5"), "up to 4 whole numbers"), (dict(num_extra=-1), "Extra-input size is -1"),
+    (dict(num_extra=1025), "Extra-input size is 1025; a whole number from 0 to 1,024"),
+    (dict(dropout=1.0), "Dropout is 1.0; a number from 0 to 0.95"), (dict(arch="vgg16"), "Architecture is 'vgg16'"),
+    (dict(freeze="yes"), "Freeze is 'yes'; True or False"),
 ])
-def test_bad_surgery_is_a_lab_error_naming_the_field(kwargs, field):
-    with pytest.raises(LabError, match=field):
+def test_bad_surgery_is_a_lab_error_naming_the_field(kwargs, message):
+    with pytest.raises(LabError) as info:
         S.Surgery(**kwargs)
+    assert message in str(info.value)
+    chinese = render(info.value, "zh")
+    assert chinese != str(info.value) and repr(next(iter(kwargs.values()))) in chinese
 
 
 def test_bounds_of_classes_and_sizes_are_inclusive():
     s = S.Surgery(arch="resnet18", num_classes=10_000, hidden="4096 1", num_extra=1024)
     assert s.hidden == (4096, 1) and s.num_classes == 10_000
     assert S.Surgery(num_classes=2).num_classes == 2
-    with pytest.raises(LabError, match="Extra-input size"):
+    with pytest.raises(LabError, match="Extra-input size is 0; a whole number from 1 to 1,024"):
         S.WithExtraInput(nn.Module(), num_extra=0)
+    with pytest.raises(LabError, match="Expected a torchvision ResNet"):
+        S.WithExtraInput(nn.Module(), num_extra=1)
 
 
-@pytest.mark.parametrize("batch, size, field", [(0, 64, "Batch size"), (9, 64, "Batch size"),
-                                                (2, 31, "Image size"), (2, 385, "Image size")])
+@pytest.mark.parametrize("batch, size, field", [(0, 64, "Batch size is 0"), (9, 64, "Batch size is 9"),
+                                                (2, 31, "Image size is 31"), (2, 385, "Image size is 385")])
 def test_dummy_batch_bounds(batch, size, field):
     with pytest.raises(LabError, match=field):
         S.dummy_batch(S.Surgery(), batch, size)
@@ -246,13 +298,16 @@ def test_weights_file_round_trip_and_wrong_architecture(tmp_path):
     path = tmp_path / "r18.pth"
     torch.save({"module." + k: v for k, v in donor.state_dict().items()}, path)  # as DataParallel saves it
     built = S.build(S.Surgery(arch="resnet18"), str(path))
-    assert built.loaded_into == "the resnet" and built.load_report.renamed
+    assert built.loaded_into == "resnet" and built.load_report.renamed
     assert torch.equal(built.model.conv1.weight, donor.conv1.weight)
     assert torch.equal(built.original_fc.weight, donor.fc.weight)
     with pytest.raises(LabError, match=r"'r18.pth' does not fit resnet50: .*(missing|mismatched)"):
         S.build(S.Surgery(arch="resnet50"), str(path))
     with pytest.raises(LabError, match="does not fit resnet34"):
         S.resnet("resnet34", str(path))
+    view = S.view("resnet18", size=32, weights_path=str(path))
+    assert view.load.count == len(donor.state_dict()) and view.load.name == "r18.pth" and view.load.target == "resnet"
+    assert view.load.fixes and "'r18.pth'" in view.code and "net.load_state_dict(" in view.code
 
 
 def test_weights_saved_after_surgery_load_into_the_operated_model(tmp_path):
@@ -263,60 +318,37 @@ def test_weights_saved_after_surgery_load_into_the_operated_model(tmp_path):
 
     checkpoints.save(first.model, path)
     second = S.build(s, str(path), seed=6)
-    assert second.loaded_into == "the model after the surgery"
+    assert second.loaded_into == "model"
+    code = S.view("resnet18", hidden="8", extra_input=True, extra_size=2, size=32, weights_path=str(path)).code
+    assert "# model.load_state_dict(load_file('surgery.safetensors'))" in code and "# net.load_state_dict" not in code
+    assert "# from safetensors.torch import load_file" in code
     for (k, a), b in zip(first.model.state_dict().items(), second.model.state_dict().values(), strict=True):
         assert torch.equal(a, b), k
 
 
-def test_softmax_head_stalls_at_its_floor():
-    history = S.softmax_head_pitfall(50)
-    floor = S.softmax_loss_floor(3)
-    assert floor == pytest.approx(math.log(1 + 2 / math.e))
-    assert (history["softmax head loss"] >= floor - 1e-6).all()  # it can never go below
-    assert history["logits head loss"].iloc[-1] < 0.1 < history["softmax head loss"].iloc[-1] - floor + 0.5
-    fig = S.loss_figure(history)
-    assert [t.name for t in fig.data] == ["logits head", "softmax head"]
-
-
-def test_tutorial_versions_keep_their_mistakes():
-    torch.manual_seed(0)
-    head = S.tutorial_head(512, 10).eval()
-    assert torch.allclose(head(torch.randn(4, 512)).sum(1), torch.ones(4))  # probabilities, not logits
-    table = S.extra_input_pitfall("resnet18", batch=2, size=32)
-    assert table["joined width"].tolist() == [1001, 513]
-    assert table["params after the backbone"].tolist() == [linear(512, 1000) + linear(1001, 10), linear(513, 10)]
-    assert table["rows sum to 1"].tolist() == [True, False]
-    unused = S.unused_input_pitfall("resnet18", size=32)
-    assert "missing 1 required positional argument: 'add_variable'" in unused["result"][0]
-    assert "identical: True" in unused["result"][1]
-    assert "features (2, 512)" in unused["result"][2]
-
-
-def test_device_pitfall_on_this_machine():
-    table = S.device_pitfall(torch.device("cpu"))
-    cuda_row = table["result"][0]
-    assert cuda_row.startswith("ran") == torch.cuda.is_available()
-    assert table["result"][1] == "ran: weights on cpu"
-    assert table["result"].iloc[-1] == "ran: torch.float32 on cpu"
-
-
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_extra_input_left_on_cpu_is_moved_on_cuda():
-    device = torch.device("cuda")
-    model = S.WithExtraInput(S.resnet("resnet18"), 1, 3).to(device).eval()
-    with torch.no_grad():
-        out = model(torch.randn(2, 3, 32, 32, device=device), torch.tensor([1, 2]))  # extra on the CPU
-    assert out.device.type == "cuda"
-    assert "RuntimeError" in S.device_pitfall(device)["result"][2]
+def test_view_is_one_call_with_every_part_of_the_tab():
+    view = S.view("resnet18", hidden="64", num_classes=5, extra_input=True, extra_size=2, freeze=True, batch=3,
+                  size=32)  # fmt: skip
+    assert view.surgery == S.Surgery(arch="resnet18", hidden=(64,), num_classes=5, num_extra=2, freeze=True)
+    assert (view.batch, view.size, view.load) == (3, 32, None)
+    assert view.before_counts == (TOTALS["resnet18"],) * 2
+    assert view.after_counts == counts(view.model) == expected_counts("resnet18", view.surgery)
+    after = view.forward[view.forward["model"] == "after"]
+    assert after[["kind", "name", "shape"]].values.tolist() == [
+        ["input", "x", "(3, 3, 32, 32)"], ["input", "extra", "(3, 2)"], ["output", "logits", "(3, 5)"]]
+    assert view.code == S.to_code(view.surgery, 3, 32)
+    # the view's arguments are plain values: a cache can key on them
+    hash((view.surgery, view.batch, view.size))
 
 
 def test_parse_hidden_refuses_none_and_non_sequences():
     """Issue 9, F10: a Textbox sent JSON null is a sentence (None is refused; "" and () mean no hidden layer)."""
-    with pytest.raises(LabError, match="missing .*leave the field empty for no hidden layer"):
+    with pytest.raises(LabError, match=r"Hidden sizes is None; .*\(an empty text for no hidden layer\)"):
         S.parse_hidden(None)
-    with pytest.raises(LabError, match="is not a list of sizes"):
+    with pytest.raises(LabError, match="Hidden sizes is 128; up to 4 whole numbers"):
         S.parse_hidden(128)
     assert S.parse_hidden("") == S.parse_hidden(()) == ()
+    assert S.parse_hidden("512; 128") == S.parse_hidden([512, "128"]) == (512, 128)
 
 
 def test_long_values_are_quoted_short():

@@ -1,4 +1,4 @@
-"""lab.train: the seeded training loop, its bounds, its scheduler stepping, and the code it exports."""
+"""lab.train: the seeded training loop, its bounds, its scheduler stepping, its time limit and its pitfall."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from lab import schedules, train
+from lab import losses, schedules, train
 from lab.errors import LabError
 from lab.segment import segment
 from lab.train import (
@@ -18,18 +18,20 @@ from lab.train import (
     MAX_BATCH,
     MAX_STEPS,
     MAX_TIME_S,
+    CurveWords,
     Training,
-    eval_vs_train_mode,
+    eval_mode,
     evaluate,
     history_figure,
     lr_preview,
     pairs_from_files,
+    read_pairs,
     steps_per_epoch,
-    to_code,
     train_unet,
 )
 
 TINY = {"base_channels": 4, "depth": 2, "crop_size": 32, "batch_size": 4}  # a few ms per step
+WORDS = CurveWords("training loss", "learning rate", "validation Dice", "step", "loss", "lr", "lr planned", "val Dice")
 
 
 def squares(n: int = 8, size: int = 48, seed: int = 0) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -71,6 +73,7 @@ def test_history_columns_and_validation_rows(data):
     assert (h["elapsed_s"].diff().dropna() >= 0).all()
     assert result.stop_reason == "steps" and result.config["steps_done"] == 7
     assert len(result.val_index) == 2 and sorted(result.train_index + result.val_index) == list(range(8))
+    assert 0.0 <= result.start_dice <= 1.0  # the untrained model, scored on the whole held-out set before step 1
 
 
 def test_loss_falls_and_model_segments(data):
@@ -120,21 +123,31 @@ def test_sizes_may_differ_between_pairs():
 @pytest.mark.parametrize(
     ("change", "field"),
     [
-        ({"steps": MAX_STEPS + 1}, "steps"),
-        ({"steps": 0}, "steps"),
-        ({"time_limit_s": MAX_TIME_S + 1}, "time_limit_s"),
-        ({"time_limit_s": 0}, "time_limit_s"),
-        ({"batch_size": MAX_BATCH + 1}, "batch_size"),
-        ({"lr": -1.0}, "lr"),
-        ({"optimizer": "adam"}, "optimizer"),
-        ({"val_fraction": 0.0}, "val_fraction"),
+        ({"steps": MAX_STEPS + 1}, "Steps is 5001; a whole number from 1 to 5,000"),
+        ({"steps": 0}, "Steps is 0"),
+        ({"time_limit_s": MAX_TIME_S + 1}, r"Time limit \(s\) is 301"),
+        ({"time_limit_s": 0}, r"Time limit \(s\) is 0; a number above 0"),
+        ({"batch_size": MAX_BATCH + 1}, "Batch size is 65"),
+        ({"lr": -1.0}, "Learning rate is -1.0"),
+        ({"optimizer": "adam"}, "Optimizer is 'adam'; one of 'adamw', 'sgd'"),
+        ({"val_fraction": 0.0}, "Validation fraction is 0.0"),
         ({"loss": "hinge"}, "hinge"),
-        ({"scheduler": ("WarpLR", {})}, "scheduler"),
+        ({"scheduler": ("WarpLR", {})}, "Scheduler is 'WarpLR'"),
+        ({"loss": ("dice", [("smooth", 1.0)])}, "Loss parameters is .*; a JSON object of named parameters"),
+        ({"channels_last": "yes"}, "channels_last is 'yes'"),
     ],
 )
 def test_bad_settings_name_the_field(data, change, field):
     with pytest.raises(LabError, match=field):
         Training(*data, **{**TINY, **change})
+
+
+def test_a_refusal_is_worded_in_chinese(data):
+    from lab.errors import render
+
+    with pytest.raises(LabError) as info:
+        Training(*data, **{**TINY, "steps": 0})
+    assert "训练步数" in render(info.value, "zh")
 
 
 def test_image_and_mask_of_different_sizes_refused(data):
@@ -157,6 +170,35 @@ def test_counts_must_match(data):
         Training(data[0][:1], data[1][:1], **TINY)
 
 
+# ------------------------------------------------------------------------------------------- the typed hand-offs
+
+
+def test_loss_and_schedule_specs_from_their_tabs(data):
+    """A LossSpec and a ScheduleSpec (what the Losses and LR tabs hand over) train exactly as their plain forms."""
+    spec = losses.LossSpec.of("focal", gamma=1.0)
+    sched = schedules.ScheduleSpec.of("StepLR", {"step_size": 2, "gamma": 0.5})
+    a = train_unet(*data, steps=4, loss=spec, scheduler=sched, **TINY)
+    b = train_unet(*data, steps=4, loss=("focal", {"gamma": 1.0}), scheduler=("StepLR", {"step_size": 2, "gamma": 0.5}),
+                   **TINY)  # fmt: skip
+    c = train_unet(*data, steps=4, loss="focal", loss_params={"gamma": 1.0},
+                   scheduler={"name": "StepLR", "params": {"step_size": 2, "gamma": 0.5}}, **TINY)  # fmt: skip
+    pd.testing.assert_frame_equal(a.history.drop(columns="elapsed_s"), b.history.drop(columns="elapsed_s"))
+    pd.testing.assert_frame_equal(a.history.drop(columns="elapsed_s"), c.history.drop(columns="elapsed_s"))
+    assert a.config["loss"] == {"name": "focal", "params": {"gamma": 1.0}}
+    assert a.config["scheduler"]["name"] == "StepLR" and a.config["scheduler"]["params"]["step_size"] == 2
+
+
+@pytest.mark.parametrize("scheduler", [None, "", "none", {"name": "", "params": {}}])
+def test_no_schedule_means_a_constant_lr(data, scheduler):
+    result = train_unet(*data, steps=3, lr=2e-3, scheduler=scheduler, **TINY)
+    assert result.history["lr"].tolist() == [2e-3] * 3 and result.config["scheduler"] is None
+
+
+def test_unknown_loss_parameters_are_refused_not_dropped(data):
+    with pytest.raises(LabError, match="smoth"):
+        Training(*data, loss=("dice", {"smoth": 1.0}), **TINY)
+
+
 # Every scheduler of lab.schedules with its form defaults: the lr the loop used is exactly the previewed curve
 # (ReduceLROnPlateau reacts to the run's own loss: checked separately).
 PREVIEWABLE = [n for n in schedules.NAMES if n != "ReduceLROnPlateau"]
@@ -177,6 +219,7 @@ def test_per_epoch_scheduler_steps_once_per_epoch(data):
     result = train_unet(*data, steps=6, lr=1.0e-2, scheduler=("StepLR", {"step_size": 1, "gamma": 0.5}), **TINY)
     assert result.history["lr"].tolist() == pytest.approx([1e-2, 1e-2, 5e-3, 5e-3, 2.5e-3, 2.5e-3])
     assert result.history["epoch"].tolist() == [1, 1, 2, 2, 3, 3]
+    assert result.config["per_batch"] is False
 
 
 def test_plateau_scheduler_reads_the_loss(data):
@@ -191,20 +234,7 @@ def test_sgd_and_builtin_loss(data):
     assert result.config["loss"] == {"name": "focal", "params": {"gamma": 1.0}}
 
 
-@pytest.mark.parametrize("scheduler", [("StepLR", {"step_size": 1, "gamma": 0.5}), ("OneCycleLR", {"max_lr": 0.01})])
-def test_code_reproduces_history(scheduler):
-    from lab.segment import samples
-    from tests.conftest import run_code
-
-    # the code panel trains on all the samples; train on the same ones here
-    images, masks = [s.image for s in samples()], [s.mask for s in samples()]
-    result = train_unet(images, masks, steps=3, val_every=3, base_channels=4, depth=2, crop_size=32, batch_size=2,
-                        scheduler=scheduler)  # fmt: skip
-    ns = run_code(to_code(result.config))
-    history = pd.DataFrame(ns["history"], columns=["step", "loss", "lr", "val_dice"])
-    np.testing.assert_allclose(history["loss"], result.history["loss"], rtol=1e-6)
-    assert history["lr"].tolist() == result.history["lr"].tolist()
-    np.testing.assert_allclose(history["val_dice"], result.history["val_dice"], rtol=1e-6)  # NaN where not scored
+# ------------------------------------------------------------------------------------------- data, results, figures
 
 
 def test_pairs_from_files(tmp_path, data):
@@ -215,9 +245,25 @@ def test_pairs_from_files(tmp_path, data):
     names, got_images, got_masks = pairs_from_files(sorted(str(p) for p in tmp_path.iterdir()))
     assert names == ["img0", "img1", "img2"]
     assert np.array_equal(got_images[1], images[1]) and np.array_equal(got_masks[2] > 0, masks[2])
+    folder_names, folder_images, folder_masks = read_pairs(tmp_path)  # what the code panel reads: the same arrays
+    assert folder_names == names and all(np.array_equal(a, b) for a, b in zip(folder_images, got_images, strict=True))
+    assert all(np.array_equal(a, b > 0) for a, b in zip(folder_masks, got_masks, strict=True))
     (tmp_path / "lonely.png").write_bytes((tmp_path / "img0.png").read_bytes())
     with pytest.raises(LabError, match="lonely"):
         pairs_from_files([str(p) for p in tmp_path.iterdir()])
+
+
+def test_the_sample_zip_holds_what_the_tab_trains_on(tmp_path):
+    import zipfile
+
+    from lab.segment import samples
+
+    zipfile.ZipFile(train.samples_zip(tmp_path)).extractall(tmp_path)
+    names, images, masks = read_pairs(tmp_path / train.SAMPLES_FOLDER)
+    found = samples()
+    assert names == [s.name for s in found]
+    assert all(np.array_equal(a, s.image) and np.array_equal(b, s.mask) for a, b, s in zip(images, masks, found,
+                                                                                            strict=True))
 
 
 def test_evaluate_figure_and_pitfall(data):
@@ -226,10 +272,26 @@ def test_evaluate_figure_and_pitfall(data):
     table = evaluate(result.model, [data[0][i] for i in idx], [data[1][i] for i in idx], ["a", "b"])
     assert table.columns.tolist() == ["name", "dice", "iou", "true_pixels", "predicted_pixels"]
     assert len(table.attrs["masks"]) == 2 and table["dice"].between(0, 1).all()
-    pit = eval_vs_train_mode(result.model, [data[0][i] for i in idx], [data[1][i] for i in idx], ["a", "b"])
-    assert pit["name"].tolist() == ["a", "b", "mean"]
-    fig = history_figure(result.history, steps=3, preview=lr_preview(None, steps=3, lr=1e-3, n_images=8, batch_size=4))
+    preview = lr_preview(None, steps=3, lr=1e-3, n_images=8, batch_size=4)
+    fig = history_figure(result.history, WORDS, steps=3, preview=preview, start_dice=result.start_dice)
+    assert [t.meta for t in fig.data] == ["planned", "loss", "lr", "dice"]
     assert [t.name for t in fig.data] == ["lr planned", "loss", "lr", "val Dice"]
+    assert fig.data[3].x[0] == 0  # the Dice curve starts at step 0, before training
+    assert [a.text for a in fig.layout.annotations] == ["training loss", "learning rate", "validation Dice"]
+
+
+def test_the_pitfall_runs_both_validations(data):
+    result = train_unet(*data, steps=20, lr=1e-2, **TINY)
+    idx = result.val_index
+    before = {k: v.clone() for k, v in result.model.state_dict().items()}
+    pit = eval_mode(result.model, [data[0][i] for i in idx], [data[1][i] for i in idx], ["a", "b"])
+    assert pit.id == "train.eval_mode" and pit.wrong.ok and pit.right.ok
+    assert pit.table["name"].tolist() == ["a", "b", "mean"]
+    assert float(pit.right.value) == pytest.approx(pit.facts["eval"], abs=1e-4)
+    assert "\n    model.eval()" in pit.right_code and "\n    model.eval()" not in pit.wrong_code
+    # the careless validation ran on a copy: the model's BatchNorm statistics are untouched
+    assert all(torch.equal(before[k], v) for k, v in result.model.state_dict().items())
+    assert not result.model.training
 
 
 def test_checkpoint_loads_back(tmp_path, data):
@@ -247,7 +309,8 @@ def test_checkpoint_loads_back(tmp_path, data):
 
 # ------------------------------------------------------------------------------------------- the time limit (issue 12)
 # A fake clock that only moves when the model runs: `step_s` per training forward (one per step), `image_s` per
-# validation image. Deterministic: no wall-time assertion anywhere.
+# validation image. Deterministic: no wall-time assertion anywhere. Before step 1 the untrained model is validated on
+# the whole held-out set (2 images here unless said), within the limit too.
 
 
 class FakeClock:
@@ -259,11 +322,11 @@ class FakeClock:
 
 
 def timed(run: Training, step_s, image_s: float) -> FakeClock:
-    """Make `run`'s forward passes advance a fake clock; `step_s` a number or a list, one per step."""
+    """Make `run`'s model advance a fake clock; `step_s` a number or a list, one per step."""
     clock = FakeClock()
     run.clock = clock
     costs = list(step_s) if isinstance(step_s, (list, tuple)) else None
-    forward = run.forward
+    forward = run.model.forward
 
     def fake_forward(x):
         if run.model.training:
@@ -272,7 +335,7 @@ def timed(run: Training, step_s, image_s: float) -> FakeClock:
             clock.t += image_s * x.shape[0]
         return forward(x)
 
-    run.forward = fake_forward
+    run.model.forward = fake_forward
     return clock
 
 
@@ -280,11 +343,12 @@ def test_no_step_starts_that_cannot_end_within_the_limit(data):
     run = Training(*data, steps=100, time_limit_s=10.0, **TINY)
     clock = timed(run, step_s=3.0, image_s=1.0)
     rows = list(run)
-    # steps end at 3, 6, 9; a fourth would end at 12 > 10: not started
-    assert [r["step"] for r in run.rows] == [1, 2, 3] and run.stop_reason == "time limit"
-    # the final model is scored in the grace after the limit: 2 images of 1 s, from 9 to 11
-    assert rows[-1]["step"] == 3 and rows[-1]["val_images"] == 2 and not math.isnan(rows[-1]["val_dice"])
-    assert clock.t == 11.0 <= 10.0 + train.FINAL_GRACE_S
+    # the start's validation takes 0 -> 2; steps end at 5 and 8; a third would end at 11 > 10: not started
+    assert run.start_dice == run.start_dice and [r["step"] for r in run.rows] == [1, 2]
+    assert run.stop_reason == "time limit"
+    # the final model is scored in the grace after the limit: 2 images of 1 s, from 8 to 10
+    assert rows[-1]["step"] == 2 and rows[-1]["val_images"] == 2 and not math.isnan(rows[-1]["val_dice"])
+    assert clock.t == 10.0 <= 10.0 + train.FINAL_GRACE_S
 
 
 def test_a_step_slower_than_all_before_overshoots_by_at_most_itself(data):
@@ -302,29 +366,23 @@ def test_a_step_slower_than_all_before_overshoots_by_at_most_itself(data):
 
 
 def test_validation_scores_only_the_images_that_fit(data):
-    """A large held-out set: each validation image takes 4 s. The validation at step 2 scores the images that end
-    within the limit, says how many, and training stops when no further step fits."""
-    run = Training(*data, steps=100, time_limit_s=20.0, val_every=2, val_fraction=0.5, **TINY)
+    """A large held-out set: each validation image takes 4 s. The start's validation scores all 4 (0 -> 16); the
+    one at step 2 scores the images that end within the limit and says how many."""
+    run = Training(*data, steps=100, time_limit_s=30.0, val_every=2, val_fraction=0.5, **TINY)
     assert len(run.val_index) == 4
     clock = timed(run, step_s=1.0, image_s=4.0)
     list(run)
-    # step 2 ends at 2; images end at 6, 10, 14, 18 (all 4 fit); steps 3 and 4 end at 20; nothing more fits
-    assert run.rows[1]["val_images"] == 4
-    assert [r["step"] for r in run.rows] == [1, 2, 3, 4]
-    # step 4's validation starts at the limit: no image fits before it, nor within the grace (one takes 4 s,
-    # the grace is 5 s: the first fits, the second would end at 28 > 25)
-    assert run.rows[-1]["val_images"] == 1 and clock.t == 24.0
+    assert not math.isnan(run.start_dice)  # the whole held-out set, before step 1
+    # steps end at 17 and 18; images then end at 22, 26, 30 (three fit); no step fits after 30
+    assert [r["step"] for r in run.rows] == [1, 2] and run.rows[1]["val_images"] == 3
+    assert clock.t == 30.0
 
 
-def test_the_first_validation_is_estimated_from_the_steps(data):
-    """Before any image is measured, an image is expected to cost half a step per pixel (a forward pass): with
-    1000 s steps on 32 x 32 crops of batch 4, a 48 x 48 image is expected to take 1000 / 2 / 4096 * 2304 s."""
+def test_the_start_validation_measures_the_pace_of_a_validated_pixel(data):
     run = Training(*data, steps=1, time_limit_s=100.0, **TINY)
-    timed(run, step_s=1000.0, image_s=0.0)
+    timed(run, step_s=1.0, image_s=2.0)
     list(run)
-    assert run.val_pace.prior == pytest.approx(1000.0 / (2 * 4 * 32 * 32))
-    # step 1 took 1000 s, past the limit (it started at 0, with nothing measured); then no image fit the grace
-    assert run.rows[-1]["val_images"] == 0
+    assert run.val_pace.recent[0] == pytest.approx(2.0 / (48 * 48))  # measured before step 1, used after it
 
 
 def test_stop_gives_what_follows_the_grace_from_now(data):
@@ -347,47 +405,15 @@ def test_evaluate_and_pitfall_respect_the_deadline(data):
     pace.prior = 0.0
     table = evaluate(result.model, images[:3], masks[:3], ["a", "b", "c"], until=100.0, pace=pace)
     assert len(table) == 3 and len(table.attrs["masks"]) == 3
-    pit = eval_vs_train_mode(result.model, images[:2], masks[:2], ["a", "b"], until=0.0, pace=pace)
-    assert pit["name"].tolist() == ["mean"]
-
-
-def test_code_applies_the_same_time_limit(monkeypatch):
-    """The exported loop checks the clock as the lab does: with the same fake clock (moved by the model's forward
-    passes), the code and the lab stop at the same step and score the same images."""
-    import time
-
-    import lab.train
-    import lab.unet
-    from lab.segment import samples
-    from tests.conftest import run_code
-
-    clock = FakeClock()
-
-    class TimedUNet(lab.unet.UNet):
-        def forward(self, x):
-            clock.t += 1.0 if self.training else 1.0 * x.shape[0]
-            return super().forward(x)
-
-    monkeypatch.setattr(time, "perf_counter", clock)
-    monkeypatch.setattr(lab.unet, "UNet", TimedUNet)
-    monkeypatch.setattr(lab.train, "UNet", TimedUNet)
-    images, masks = [s.image for s in samples()], [s.mask for s in samples()]
-    settings = {"base_channels": 4, "depth": 2, "crop_size": 32, "batch_size": 2}
-    result = train_unet(images, masks, steps=50, val_every=3, time_limit_s=25.0, **settings)
-    assert result.stop_reason == "time limit" and len(result.history) < 50
-    clock.t = 0.0
-    ns = run_code(to_code(result.config))
-    history = pd.DataFrame(ns["history"], columns=["step", "loss", "lr", "val_dice"])
-    assert history["step"].tolist() == result.history["step"].tolist()
-    np.testing.assert_allclose(history["loss"], result.history["loss"], rtol=1e-6)
-    np.testing.assert_allclose(history["val_dice"], result.history["val_dice"], rtol=1e-6)  # NaN where not scored
+    pit = eval_mode(result.model, images[:2], masks[:2], ["a", "b"], until=0.0, pace=pace)
+    assert pit.table["name"].tolist() == ["mean"]
 
 
 def test_batch_of_one_on_the_smallest_crop_is_refused():
     """BatchNorm cannot train on one value per channel: batch 1 with crops of 2**depth px (a 1 x 1 bottom)."""
     masks = [np.pad(np.ones((4, 4), bool), 2)] * 4  # 8 x 8: the smallest images a depth-3 U takes
     images = [(m[..., None].repeat(3, 2) * 200).astype(np.uint8) for m in masks]
-    with pytest.raises(LabError, match="batch_size 1 and 8 px crops"):
+    with pytest.raises(LabError, match="batch size 1 and 8 px crops"):
         Training(images, masks, base_channels=4, depth=3, batch_size=1, crop_size=8)
     Training(images, masks, base_channels=4, depth=3, batch_size=2, crop_size=8)  # two values per channel: fine
 
@@ -395,5 +421,5 @@ def test_batch_of_one_on_the_smallest_crop_is_refused():
 def test_pitfall_leaves_images_with_a_one_pixel_bottom_unscored(data):
     result = train_unet(*data, steps=1, **TINY)  # depth 2: a 6 x 6 image has a 1 x 1 bottom
     images = [data[0][0][:6, :6], data[0][1]]
-    table = eval_vs_train_mode(result.model, images, [data[1][0][:6, :6], data[1][1]], ["small", "whole"])
-    assert math.isnan(table["dice model.train()"].iloc[0]) and not math.isnan(table["dice model.train()"].iloc[1])
+    pit = eval_mode(result.model, images, [data[1][0][:6, :6], data[1][1]], ["small", "whole"])
+    assert math.isnan(pit.table["train"].iloc[0]) and not math.isnan(pit.table["train"].iloc[1])

@@ -38,11 +38,14 @@ from test_uploads import INTERNAL, PWNED, giant_pt, hostile_pickle, legacy_pickl
 from torch import nn
 
 from lab import checkpoints as ck
-from lab.errors import LabError
+from lab.checkpoints import io as ck_io
+from lab.checkpoints import scan
+from lab.checkpoints.bounds import brief
+from lab.errors import LabError, Term, render
 from ui import checkpoints as tab
 from ui.common import guarded
 
-DEFAULT = tab.DEFAULT_LABEL
+DEFAULT = tab.DEFAULT
 # Text a visitor must never read: C++ sources and format strings, torch's reader, Python's internals, server paths.
 LEAKS = (
     ".cpp",
@@ -378,12 +381,9 @@ def test_walk_reads_mappings_through_their_type():
 
 
 def test_brief_reprs_are_bounded():
-    assert (
-        ck._brief([0, 1]) == "[0, 1]"
-        and ck._brief((0.5, None, "a", torch.float32)) == "(0.5, None, 'a', torch.float32)"
-    )
+    assert brief([0, 1]) == "[0, 1]" and brief((0.5, None, "a", torch.float32)) == "(0.5, None, 'a', torch.float32)"
     for value in ([1] * 10_000_000, 10**600, "x" * 10**6, [torch.zeros(3)], deep(5_000, "list"), shared(40, "list")):
-        assert ck._brief(value) is None
+        assert brief(value) is None
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -420,10 +420,10 @@ def test_weights_beside_a_hostile_extra_still_load(kind):
     assert report.ok and any("'extra'" in note for note in report.notes)
     table = ck.contents(source)
     if kind == "dict":  # lists and tuples are one row each in the table: only the dicts are walked into
-        assert table.iloc[-1]["key"] == "…" and "listing cut" in table.iloc[-1]["kind"]
+        assert table.iloc[-1]["key"] == "…" and "listing cut" in render(table.iloc[-1]["kind"])
     assert len(ck.contents(source, max_rows=300)) <= 301
     table = ck.contents(source, max_rows=2)
-    assert len(table) == 3 and "after 2 rows" in table.iloc[-1]["kind"]
+    assert len(table) == 3 and "after 2 rows" in render(table.iloc[-1]["kind"])
 
 
 def test_many_tensors_load_within_the_budget():
@@ -508,7 +508,8 @@ def test_shadowing_attributes_do_not_reach_the_model(files):
     model = nn.Sequential(nn.Linear(2, 2, bias=False))
     report = ck.load_into(model, ck.load(files["shadowing.pt"]))
     assert report.ok and model[0].weight.abs().sum() == 0
-    row = ck.contents(ck.load(files["shadowing.pt"])).iloc[0].tolist()
+    cells = ck.contents(ck.load(files["shadowing.pt"])).iloc[0].tolist()
+    row = [render(c) if isinstance(c, Term) else c for c in cells]
     assert row == ["0.weight", "tensor", "(2, 2)", "float32", 4]
 
 
@@ -527,20 +528,20 @@ def test_scan_bounds_are_the_constants(tmp_path, monkeypatch):
     """A real file just over each bound is refused with a sentence naming the bound."""
     path = tmp_path / "w.pt"
     torch.save({f"k{i}": torch.zeros(1) for i in range(20)}, path)
-    monkeypatch.setattr(ck, "MAX_ZIP_ENTRIES", 10)
+    monkeypatch.setattr(scan, "MAX_ZIP_ENTRIES", 10)
     with pytest.raises(LabError, match="at most 10 "):
         ck.load(path)
-    monkeypatch.setattr(ck, "MAX_ZIP_ENTRIES", 100)
-    monkeypatch.setattr(ck, "MAX_PICKLE_OPS", 100)
+    monkeypatch.setattr(scan, "MAX_ZIP_ENTRIES", 100)
+    monkeypatch.setattr(scan, "MAX_PICKLE_OPS", 100)
     with pytest.raises(LabError, match="more than 100 pickled objects"):
         ck.load(path)
-    monkeypatch.setattr(ck, "MAX_PICKLE_OPS", 10_000)
-    monkeypatch.setattr(ck, "MAX_PICKLE_BYTES", 100)
+    monkeypatch.setattr(scan, "MAX_PICKLE_OPS", 10_000)
+    monkeypatch.setattr(scan, "MAX_PICKLE_BYTES", 100)
     with pytest.raises(LabError, match="MiB of pickle"):
         ck.load(path)
-    monkeypatch.setattr(ck, "MAX_PICKLE_BYTES", 2**20)
+    monkeypatch.setattr(scan, "MAX_PICKLE_BYTES", 2**20)
     assert len(ck.load(path)) == 20
-    monkeypatch.setattr(ck, "LEGACY_MAX_BYTES", 100)
+    monkeypatch.setattr(scan, "LEGACY_MAX_BYTES", 100)
     torch.save({"w": torch.zeros(100)}, path, _use_new_zipfile_serialization=False)
     with pytest.raises(LabError, match="legacy"):
         ck.load(path)
@@ -597,7 +598,7 @@ for path in json.loads(sys.argv[1]):
     Path("/proc/self/clear_refs").write_text("5")  # peak RSS := current RSS (Linux), so each file's peak is its own
     before, start = status_mb("VmRSS"), time.perf_counter()
     try:
-        tab.run_upload(path, {}, tab.DEFAULT_LABEL)
+        tab.run_upload(path, {}, tab.DEFAULT)
         result = "loaded"
     except ck.LabError:
         result = "refused"
@@ -677,11 +678,11 @@ def test_file_bytes_bounds_every_real_save(tmp_path, wrapper):
 
 
 def test_save_past_the_cap_is_refused_up_front(tmp_path, monkeypatch):
-    monkeypatch.setattr(ck, "UPLOAD_MAX_BYTES", 2**20)
+    monkeypatch.setattr(ck_io, "UPLOAD_MAX_BYTES", 2**20)
     model = nn.Linear(1024, 512)  # 2 MiB of weights
     with pytest.raises(LabError, match=r"would write a 3 MiB file; the lab loads files of at most 1 MiB back"):
         ck.save(model, tmp_path / "big.pt", what="checkpoint")
-    monkeypatch.setattr(ck, "file_bytes", lambda *args, **kwargs: 0)  # an estimate that is short: the written size
+    monkeypatch.setattr(ck_io, "file_bytes", lambda *args, **kwargs: 0)  # an estimate that is short: the written size
     with pytest.raises(LabError, match=r"would write a 2 MiB file"):
         ck.save(model, tmp_path / "big.safetensors")
     assert list(tmp_path.iterdir()) == []  # nothing half-written, nothing handed out
@@ -699,7 +700,7 @@ def test_tutorial_unet_ddp_checkpoint_round_trips():
     assert 50 * 2**20 < os.path.getsize(path) <= ck.UPLOAD_MAX_BYTES
     status, *_, loaded = tab.run_upload(path, models, "U-Net")
     assert status.startswith("**Loaded**") and "stripped leading 'module.'" in status
-    assert ck.outputs_equal(models["U-Net"], loaded[tab.LOADED_LABEL])[0]
+    assert ck.outputs_equal(models["U-Net"], loaded[tab.LOADED])[0]
 
 
 def test_whole_model_download_is_refused_as_code_by_design():

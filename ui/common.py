@@ -27,6 +27,7 @@ from gradio.exceptions import ComponentProcessingError, InvalidPathError
 
 import locales
 from lab.errors import LabError, fmt, shown
+from ui.cache import heavy
 from ui.i18n import LANG, i18n, lang, t, words
 
 __all__ = [
@@ -161,19 +162,24 @@ def run(
     api_name: str,
     error: gr.Markdown,
     clear: Sequence[Any] | None = None,
+    light: bool = False,
     **kwargs: Any,
 ) -> Any:
     """`gr.on(triggers, fn, inputs, outputs)` whose refusal is one sentence in `error`, kept until the next run.
 
     The sentence is cleared in the browser as the next run starts; on a refusal the `.failure` handler writes it
     into `error` and empties `clear` (default: every output that is not a State), so no stale result sits under
-    it. API clients still get the sentence as an AppError. Returns the event, for `.then` chains.
+    it. API clients still get the sentence as an AppError. `light=True` puts the event in the VIEW group
+    (`limit_concurrency`): only for callbacks whose heavy work goes through `ui.cache.cached` or `ui.cache.heavy`.
+    Returns the event, for `.then` chains.
     """
     triggers = triggers if isinstance(triggers, (list, tuple)) else [triggers]
     outputs = list(outputs)
     stale = [c for c in (outputs if clear is None else clear) if not isinstance(c, gr.State)]
     gr.on(triggers, None, None, error, js="() => ''", queue=False, api_visibility="private")
-    event = gr.on(triggers, guarded(fn, key=api_name), inputs, outputs, api_name=api_name, **kwargs)
+    callback = guarded(fn, key=api_name)
+    callback.lab_light = light
+    event = gr.on(triggers, callback, inputs, outputs, api_name=api_name, **kwargs)
 
     def failed(request: gr.Request):
         message = LAST_ERRORS.pop((session_of(request), api_name)) or t("error.internal")
@@ -281,12 +287,16 @@ class LabBlocks(gr.Blocks):
 # Gradio's limits are per `concurrency_id`; by default each event function has its own, so per-event limits of 2
 # would let five heavy requests of five different events run at once.
 WORK = "lab-work"  # everything that computes: builds, forwards, curves, loads, saves
+VIEW = "lab-view"  # views served from ui.cache (a miss computes under a heavy-work slot)
 TRAINING = "train"  # the Train tab's run (a long generator)
 
 
-def limit_concurrency(demo: gr.Blocks, *, work: int = 2, training: int = 1) -> None:
-    """Put every queued event of `demo` into one of two server-wide groups: TRAINING (limit `training`) for the
-    events declared with `concurrency_id=TRAINING`, WORK (limit `work`) for all others.
+def limit_concurrency(demo: gr.Blocks, *, work: int = 2, view: int = 8, training: int = 1) -> None:
+    """Put every queued event of `demo` into one of three server-wide groups: TRAINING (limit `training`) for the
+    events declared with `concurrency_id=TRAINING`; VIEW (limit `view`) for the light events (`run(..., light=True)`
+    and first views: their work goes through `ui.cache.cached`, so a hit is cheap and a miss holds a heavy-work
+    slot); WORK (limit `work`) for all others, each run holding a heavy-work slot (`ui.cache.HEAVY`), so misses and
+    heavy events together never compute more than two at once, while hits never queue behind them.
 
     Call it once after every tab is built. Events with `queue=False` (Stop, arming a run, showing a kept error)
     compute nothing and stay outside the queue; with the queue's REST routes closed (Gradio's default
@@ -297,12 +307,45 @@ def limit_concurrency(demo: gr.Blocks, *, work: int = 2, training: int = 1) -> N
             continue
         if fn.concurrency_id == TRAINING:
             fn.concurrency_limit = training
+        elif getattr(fn.fn, "lab_light", False):
+            fn.concurrency_id, fn.concurrency_limit = VIEW, view
         else:
             fn.concurrency_id, fn.concurrency_limit = WORK, work
+            if not inspect.iscoroutinefunction(fn.fn) and not getattr(fn.fn, "lab_heavy", False):
+                fn.fn = heavy(fn.fn)
+                fn.fn.lab_heavy = True
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # A tab's first view, and links that share a view
+
+
+class _Claims:
+    """(session, tab) pairs whose first view has been computed: a bounded LRU (old sessions fall out)."""
+
+    def __init__(self, size: int = 50_000) -> None:
+        self.items: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self.size = size
+        self.lock = threading.Lock()
+
+    def claim(self, key: tuple[str, str]) -> bool:
+        """True for the first caller with `key`, False for every later one."""
+        with self.lock:
+            if key in self.items:
+                return False
+            self.items[key] = None
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+            return True
+
+
+_OPENED = _Claims()
+
+
+def _as_typed(raw: str, limit: int = 40) -> str:
+    """A link's value as the address holds it, short, and safe inside a Markdown code span."""
+    text = raw if len(raw) <= limit else raw[: limit - 1] + "…"
+    return "".join(c if c.isprintable() and c != "`" else "?" for c in text)
 
 
 @dataclass
@@ -339,18 +382,26 @@ class Shared:
         return cls(
             demo=demo,
             models=gr.State({}),
-            loss=gr.State({"name": "dice_bce", "params": {}}),
-            schedule=gr.State({"name": "", "params": {}}),
+            loss=gr.State(None),
+            schedule=gr.State(None),
         )
 
 
-def _url_js(tab_id: str, names: Sequence[str]) -> str:
-    """A browser function writing `?tab=<tab_id>&<name>=<value>...` (and keeping ?lang=) with history.replaceState."""
+def _url_js(tab_id: str, names: Sequence[str], *, selecting: bool = False) -> str:
+    """A browser function writing `?tab=<tab_id>&<name>=<value>...` (and keeping ?lang=) with history.replaceState.
+
+    `selecting`: the tab's select event (it records the tab on screen). Otherwise a change of a setting, which writes
+    only while its tab is on screen: a hidden tab's settings may follow another tab (Train follows the LR tab's
+    schedule) and must not take the address over.
+    """
+    guard = (f"window.__labTab = {json.dumps(tab_id)};" if selecting else
+             f" const shown = window.__labTab || new URL(window.location.href).searchParams.get('tab');"
+             f" if (shown && shown !== {json.dumps(tab_id)}) return values;")  # fmt: skip
     return (
-        "(...values) => { const u = new URL(window.location.href); const keep = u.searchParams.get('lang');"
+        f"(...values) => {{ {guard} const u = new URL(window.location.href); const keep = u.searchParams.get('lang');"
         " u.search = ''; if (keep) u.searchParams.set('lang', keep);"
         f" u.searchParams.set('tab', {json.dumps(tab_id)}); const names = {json.dumps(list(names))};"
-        " names.forEach((n, i) => { let v = values[i]; if (v === null || v === undefined || v === '') return;"
+        " names.forEach((n, i) => { let v = values[i]; if (v === null || v === undefined) return;"
         " if (typeof v === 'object') v = JSON.stringify(v); u.searchParams.set(n, String(v)); });"
         " window.history.replaceState(window.history.state, '', u.toString()); return values; }"
     )
@@ -367,26 +418,30 @@ def first_view(
     links: Sequence[Link] = (),
     error: gr.Markdown | None = None,
     api_name: str,
+    light: bool = False,
 ) -> None:
     """Show the tab's view, computed, the first time a session opens the tab, and keep its settings in the URL.
 
     - A page opened with `?tab=<tab_id>` (or without ?tab= for the first tab) restores the `links` settings from
       the address and computes `view(*inputs)` on load; a bad value is ignored with a note in the header.
-    - Otherwise the first click on the tab computes it (once per session: later clicks keep what is there).
+    - Otherwise the first click on the tab computes it (once per session: later clicks keep what is there; an
+      API client gets the view on every call to `<api_name>` only once per session, too).
     - Opening the tab, and changing any `links` setting, writes `?tab=` and the settings into the address bar
       (`history.replaceState`), so the address always shares what is on screen.
+    - `light=True`: the view's heavy work goes through `ui.cache` (see `run`).
     """
-    opened = gr.State(False)
     inputs, outputs = list(inputs), list(outputs)
     link_components = [link.component for link in links]
-    is_default = not shared.tab_ids or shared.tab_ids[0] == tab_id
+    skip_all = [gr.skip()] * (len(link_components) + len(outputs) + 1)
 
-    def restore(request: gr.Request, *values: Any):
-        params = request.query_params if request is not None else {}
-        wanted = params.get("tab") or ("" if is_default else None)
-        if wanted not in (tab_id, "") or (wanted == "" and not is_default):
-            return [gr.skip()] * (len(link_components) + len(outputs) + 2)
-        values = list(values)
+    def targeted(params: Any) -> bool:
+        """Whether the address asks for this tab (no ?tab=, or an unknown one, means the first tab)."""
+        wanted = params.get("tab") or ""
+        if wanted not in shared.tab_ids:
+            wanted = shared.tab_ids[0] if shared.tab_ids else tab_id
+        return wanted == tab_id
+
+    def from_link(params: Any, values: list[Any]) -> tuple[list[Any], list[Any], list[str]]:
         restored, ignored = [], []
         for link in links:
             raw = params.get(link.name)
@@ -396,37 +451,51 @@ def first_view(
             try:
                 value = link.parse(raw)
             except (LabError, ValueError, TypeError):
-                ignored.append(f"`{link.name}={shown(raw, 40)}`")
+                ignored.append(f"`{link.name}={_as_typed(raw)}`")
                 restored.append(gr.skip())
                 continue
             values[inputs.index(link.component)] = value
             restored.append(value)
+        return values, restored, ignored
+
+    def open_view(on_load: bool, request: gr.Request, *values: Any):
+        params = request.query_params if request is not None else {}
+        if on_load and not targeted(params):
+            return skip_all
+        if not _OPENED.claim((session_of(request), tab_id)):
+            return skip_all  # this session's first view of the tab is already there (or on its way)
+        values, restored, ignored = list(values), [gr.skip()] * len(links), []
+        if targeted(params):  # the address holds this tab's settings: show what it asks for
+            values, restored, ignored = from_link(params, values)
         note = t("common.link.ignored", values=", ".join(ignored)) if ignored else gr.skip()
         result = view(*values)
         result = list(result) if isinstance(result, (list, tuple)) else [result]
-        return [*restored, *result, note, True]
+        return [*restored, *result, note]
 
-    def open_once(already: bool, *values: Any):
-        if already:
-            return [gr.skip()] * (len(outputs) + 1)
-        result = view(*values)
-        result = list(result) if isinstance(result, (list, tuple)) else [result]
-        return [*result, True]
+    def on_load(request: gr.Request, *values: Any):
+        return open_view(True, request, *values)
 
-    load_outputs = [*link_components, *outputs, shared.note, opened]
-    select_outputs = [*outputs, opened]
+    def on_select(request: gr.Request, *values: Any):
+        return open_view(False, request, *values)
+
+    view_outputs = [*link_components, *outputs, shared.note]
+    # Opening a link fires both the page's load and (as the header selects the tab) the tab's select; whichever
+    # comes first claims the session's first view, with the link's settings, and the other returns nothing.
     if error is not None:
-        run(shared.demo.load, restore, inputs, load_outputs, api_name=f"{api_name}_link", error=error,
-            clear=outputs)  # fmt: skip
-        run(tab.select, open_once, [opened, *inputs], select_outputs, api_name=api_name, error=error, clear=outputs)
+        run(shared.demo.load, on_load, inputs, view_outputs, api_name=f"{api_name}_link", error=error, clear=outputs,
+            light=light)  # fmt: skip
+        run(tab.select, on_select, inputs, view_outputs, api_name=api_name, error=error, clear=outputs, light=light)
     else:
-        shared.demo.load(guarded(restore), inputs, load_outputs, api_name=f"{api_name}_link")
-        tab.select(guarded(open_once), [opened, *inputs], select_outputs, api_name=api_name)
-    url_js = _url_js(tab_id, [link.name for link in links])
-    tab.select(None, link_components, None, js=url_js, queue=False, api_visibility="private")
+        for trigger, fn, name in ((shared.demo.load, on_load, f"{api_name}_link"), (tab.select, on_select, api_name)):
+            callback = guarded(fn)
+            callback.lab_light = light
+            trigger(callback, inputs, view_outputs, api_name=name)
+    names = [link.name for link in links]
+    tab.select(None, link_components, None, js=_url_js(tab_id, names, selecting=True), queue=False,
+               api_visibility="private")  # fmt: skip
     if link_components:
-        gr.on([c.change for c in link_components], None, link_components, None, js=url_js, queue=False,
-              api_visibility="private")  # fmt: skip
+        gr.on([c.change for c in link_components], None, link_components, None, js=_url_js(tab_id, names),
+              queue=False, api_visibility="private")  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------------------------

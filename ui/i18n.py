@@ -90,12 +90,9 @@ def words(message: LabError | Term | str) -> str:
 # Component text: Gradio's own i18n, translated in the browser
 
 
-def _icu(value: str) -> str:
-    """Escape text for the front end's ICU message format: braces are literal, apostrophes stay apostrophes."""
-    return value.replace("'", "''").replace("{", "'{'").replace("}", "'}'")
-
-
-I18N = gr.I18n(**{LOCALES[code]: {k: _icu(v) for k, v in locales.catalogue(code).items()} for code in locales.LANGS})
+# Component text has no values to fill, and Gradio's front end shows such a message as it is (no ICU parsing),
+# so braces and apostrophes need no escaping.
+I18N = gr.I18n(**{LOCALES[code]: dict(locales.catalogue(code)) for code in locales.LANGS})
 
 
 def i18n(key: str) -> Any:

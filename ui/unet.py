@@ -1,151 +1,157 @@
 """U-Net tab (tutorial 5.2): assemble a U-Net from DoubleConv/Down/Up/OutConv, inspect it, segment the samples.
 
-Thin adapter over `lab.unet` and `lab.segment`: layout first, events last; every callback goes through
-`ui.common.guarded`. Nothing is built or read at import or in build() beyond listing the sample file names.
+Thin adapter over `lab.unet` (the builder, the pitfalls) and `lab.segment` (the segmentation view): layout first,
+events last. Each event asks its topic once and words the answer with `t(...)`; every sentence is in
+`locales/<lang>/unet.py`. Nothing is built or read at import or in build() beyond listing the sample file names.
 """
 
 from __future__ import annotations
 
-import functools
-import time
+import os
+import shutil
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
-import numpy as np
 import pandas as pd
+import torch.nn as nn
 
 from lab import segment as seg
 from lab import unet
 from lab.device import pick_device
-from lab.errors import LabError, shown
-from ui.common import code_box, guarded
+from lab.errors import LabError, choice, number
+from lab.pitfall import Pitfall
+from ui.cache import cached, heavy
+from ui.common import Link, download_dir, error_box, first_view, run
+from ui.i18n import i18n, t
+from ui.widgets import code_panel, pitfall_slots, pitfall_view
 
-__all__ = ["build", "build_unet", "load_weights", "segment_image", "rethreshold", "run_pitfall", "sample_names"]
+__all__ = ["build", "open_view", "build_unet", "load_weights", "segment_image", "rethreshold", "run_pitfall"]
 
-LABEL = "U-Net"  # key of the built model in shared.models
-SHIPPED = "shipped small U-Net"
-TRAINED = "the Train tab's U-Net"
-UPLOADED = "Uploaded weights"
-UPSAMPLING = (("bilinear upsampling (nn.Upsample)", True), ("transposed conv (nn.ConvTranspose2d)", False))
-
-INTRO = """### 5.2 · A U-Net from four blocks
-`DoubleConv` (conv → BN → ReLU, twice), `Down` (max-pool, then DoubleConv), `Up` (upsample, concatenate the
-encoder's feature map, DoubleConv) and `OutConv` (1×1 conv) assemble into the U. With the defaults the model is
-exactly the tutorial's `UNet(3, 2, bilinear=True)`: same state_dict keys and shapes, so its checkpoints load.
-Change the width (base channels), the depth, the upsampling, the input size, and see every block's output shape,
-parameters and FLOPs. Below, the shipped small U-Net segments the sample images or your own."""
-
-PITFALL_TEXT = """**Figure ≠ code.** The figure in 5.2.1 is the original paper's: 3×3 convs *without* padding, so each
-DoubleConv loses 4 pixels, a 572×572 input gives a 388×388 map, and every skip connection must be *cropped* to
-fit. The tutorial's code uses `padding=1` (and BatchNorm, which the paper did not have): each conv keeps the
-size, `Up` *pads* the upsampled map to the skip's size, and the output has the input's height and width. The
-table below runs both sets of layers, level by level, on the size you choose.
-
-**Skip connections concatenate.** 5.2.1 says U-Net's *residual* connections solve the degradation problem: that
-is ResNet (`x + f(x)`, same shape in and out). U-Net's skips are `torch.cat([x2, x1], dim=1)`: the encoder's
-features are stacked beside the decoder's, doubling the channels the next DoubleConv reads."""
-
-SEGMENT_NOTE = """The shipped model (base 16, depth 3, {params:,} parameters) was trained by `scripts/make_assets.py`
-on {n_train} of the {n_all} sample images; on the {n_held} it never saw its Dice is **{dice:.3f}**. Images are
-scaled to [0, 1]; gray, RGBA, palette and 16-bit images are converted, larger ones (up to 2048 px a side,
-10 MB) are segmented in tiles."""
+TAB = "unet"  # the tab's id: ?tab=unet, and this tab's key in shared.models
+TRAIN = "train"  # the Train tab's key in shared.models
+# The Model radio's values (API clients send these; the page shows them worded).
+SHIPPED, TRAINED, UPLOADED = "shipped small U-Net", "the Train tab's U-Net", "Uploaded weights"
+SOURCES = {SHIPPED: "shipped", TRAINED: "train", UPLOADED: "uploaded"}
+TRAIN_FILES = ("unet_trained.safetensors", "unet_trained.json")  # what the Train tab hands out as its checkpoint
+UPSAMPLING = (("bilinear", True), ("transposed", False))  # the Upsampling radio's values -> UNet(bilinear=...)
+DEFAULTS = {"n_channels": 3, "n_classes": 2, "upsampling": "bilinear", "base_channels": 64, "depth": 4,
+            "height": 256, "width": 256, "sample": seg.view.DEFAULT_SAMPLE, "threshold": 0.5}  # fmt: skip
+BLOCK_COLUMNS = ("block", "kind", "input_shape", "output_shape", "params", "gflops")
 
 
-# ------------------------------------------------------------------------------------------- helpers
-def sample_names() -> list[str]:
-    """Sample names from the file names alone (no decoding: build() must stay cheap)."""
-    return sorted(p.name.removesuffix("_mask.png") for p in (seg.ASSETS / "samples").glob("*_mask.png"))
+# ---------------------------------------------------------------------------------------------------------------
+# Wording the lab's answers
 
 
-def _sample_paths() -> list[tuple[str, str]]:
-    return [(str(seg.ASSETS / "samples" / f"{name}.png"), name) for name in sample_names()]
+def _bilinear(upsampling: Any) -> bool:
+    if isinstance(upsampling, bool):  # scripts may send the flag itself
+        return upsampling
+    return choice("unet.upsampling", upsampling, [value for value, _ in UPSAMPLING]) == "bilinear"
 
 
-def _int(value, field: str) -> int:
-    if value is None or isinstance(value, bool):
-        raise LabError(f"{field} is empty; give a whole number.")
-    if isinstance(value, float) and not value.is_integer():
-        raise LabError(f"{field} got {shown(value)}; give a whole number.")
-    try:
-        return int(value)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise LabError(f"{field} got {shown(value)}; give a whole number.") from exc
+def _config_text(config: dict) -> str:
+    return "UNet(" + ", ".join(f"{k}={v!r}" for k, v in config.items()) + ")"
 
 
-def _upsampling(value) -> bool:
-    if isinstance(value, bool):
-        return value
-    for label, flag in UPSAMPLING:
-        if value == label or value == str(flag):
-            return flag
-    raise LabError(f"Upsampling got {shown(value)}; use {UPSAMPLING[0][0]!r} or {UPSAMPLING[1][0]!r}.")
+def _builder(view: unet.BuilderView) -> tuple:
+    """(figure, totals, table, printed, code) of a builder view, worded."""
+    totals = t("unet.totals", params=view.params, mb=view.megabytes, gflops=view.gflops,
+               height=view.height, width=view.width, shape=str(view.output_shape), blocks=len(view.table))  # fmt: skip
+    table = view.table.loc[:, list(BLOCK_COLUMNS)].rename(columns={k: t(f"unet.col.{k}") for k in BLOCK_COLUMNS})
+    return view.figure, totals, table, view.printed, view.code
 
 
-@functools.lru_cache(maxsize=1)
-def _shipped_model():
-    """The shipped U-Net, read-only, for inference only: its weights never change, so sessions may share it
-    (each session that wants to train or edit it gets its own copy from `lab.segment.pretrained()`)."""
-    model = seg.pretrained()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return model
+def _builder_view(n_channels, n_classes, upsampling, base_channels, depth, height, width) -> unet.BuilderView:
+    bilinear = _bilinear(upsampling)
+    config = f"UNet({n_channels}, {n_classes}, bilinear={bilinear},<br>base_channels={base_channels}, depth={depth})"
+    title = t("unet.figure.title", config=config, height=height, width=width)  # two lines: a phone is 390 px wide
+    labels = (("skip", t("unet.figure.skip")), ("params", t("unet.figure.params")), ("output", t("unet.figure.output")))
+    return _drawn(n_channels, n_classes, bilinear, base_channels, depth, height, width, title, labels)
 
 
-@functools.lru_cache(maxsize=1)
-def _prob_colors() -> np.ndarray:
-    """256-entry Viridis lookup table (uint8 RGB) for showing a probability map as an image."""
-    from plotly.colors import hex_to_rgb, sample_colorscale
-
-    colors = sample_colorscale("Viridis", [i / 255 for i in range(256)])
-    rgb = [hex_to_rgb(c) if c.startswith("#") else tuple(int(float(v)) for v in c[4:-1].split(",")) for c in colors]
-    return np.array(rgb, dtype=np.uint8)
+@cached
+def _drawn(n_channels, n_classes, bilinear, base_channels, depth, height, width, title, labels) -> unet.BuilderView:
+    """The builder's view, once per server for given settings and words (issue 17)."""
+    return unet.builder_view(n_channels, n_classes, bilinear, base_channels, depth, height, width, title=title,
+                             labels=dict(labels))  # fmt: skip
 
 
-def _prob_image(prob: np.ndarray) -> np.ndarray:
-    return _prob_colors()[np.clip(np.round(prob * 255), 0, 255).astype(np.uint8)]
+@cached
+def _built(config: tuple) -> nn.Module:
+    """The U-Net of `config`, built once per server: shared read-only (tabs that train, wrap or load into a model
+    work on their own copy), so a class building the default U does not hold thirty copies of it."""
+    return unet.UNet(**dict(config)).to(pick_device())
 
 
-def _totals(table: pd.DataFrame, params: int, hw: tuple[int, int], n_classes: int) -> str:
-    return (
-        f"**{params:,}** parameters ({params * 4 / 2**20:.1f} MB in fp32) · "
-        f"**{table['flops'].sum() / 1e9:.2f} GFLOPs** per {hw[0]}×{hw[1]} image (batch 1, multiply-add = 2) · "
-        f"output **(1, {n_classes}, {hw[0]}, {hw[1]})** · {len(table)} blocks"
-    )
+_segment_sample = cached(seg.segment_view)  # a sample by the shipped U-Net: the same for every visitor
+_pitfalls = cached(unet.run_pitfalls)
 
 
-# ------------------------------------------------------------------------------------------- callbacks
+def _card_text(card: seg.ModelCard) -> str:
+    config = _config_text(card.config)
+    if card.source == "shipped":
+        info = seg.pretrained_info()
+        held = len(info["held_out"])
+        return t("unet.model.note.shipped", config=config, params=card.params, dice=card.held_out_dice,
+                 n_train=len(info["train"]["samples"]), n_held=held)  # fmt: skip
+    if card.source == "train":
+        return t("unet.model.note.train", config=config, params=card.params)
+    source = t("unet.weights.from_json", json=card.config_file) if card.config_file else t("unet.weights.no_json")
+    return t("unet.model.note.uploaded", config=config, params=card.params, weights=card.weights, source=source)
+
+
+def _scores(view: seg.SegmentView) -> str:
+    h, w = view.prob.shape
+    line = t("unet.scores", name=view.name, width=w, height=h, threshold=view.threshold, foreground=view.foreground)
+    if view.dice is not None:
+        line += t("unet.scores.dice", dice=view.dice, iou=view.iou)
+    else:
+        line += t("unet.scores.no_truth")
+    precision = t("unet.precision.bf16") if view.precision == "bf16" else t("unet.precision.fp32")
+    return line + "\n\n" + t("unet.scores.time", ms=view.ms, device=view.device, precision=precision)
+
+
+def _handout(paths: tuple[str, ...]) -> list[str] | None:
+    """The files the code panel reads, copied where Gradio serves downloads from (hard links when possible)."""
+    if not paths:
+        return None
+    folder = download_dir(TAB)
+    out = []
+    for path in paths:
+        target = folder / Path(path).name
+        try:
+            os.link(path, target)
+        except OSError:
+            shutil.copyfile(path, target)
+        out.append(str(target))
+    return out
+
+
+def _segmentation(view: seg.SegmentView) -> tuple:
+    """(model note, overlay, probability map, true mask, scores, code, files, state) of a segmentation view."""
+    return (_card_text(view.card), view.overlay, view.prob_image, view.true_image, _scores(view), view.code,
+            _handout(view.files), view)  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Callbacks
+
+
+def open_view(n_channels, n_classes, upsampling, base_channels, depth, height, width, sample, threshold):
+    """The tab's first view: the U drawn with its table, print and code, and a sample segmented by the shipped
+    U-Net (a view only: nothing is allocated for the session until Build)."""
+    builder = _builder(_builder_view(n_channels, n_classes, upsampling, base_channels, depth, height, width))
+    return (*builder, *_segmentation(_segment_sample(sample or DEFAULTS["sample"], threshold)))
+
+
 def build_unet(n_channels, n_classes, upsampling, base_channels, depth, height, width, models: dict | None = None):
-    """Draw and tabulate the U, print the model, write the code; the model joins this session's models."""
-    cfg = {
-        "n_channels": _int(n_channels, "Input channels"),
-        "n_classes": _int(n_classes, "Classes"),
-        "bilinear": _upsampling(upsampling),
-        "base_channels": _int(base_channels, "Base channels"),
-        "depth": _int(depth, "Depth"),
-    }
-    h, w = _int(height, "Input height"), _int(width, "Input width")
-    # validated and counted on the meta device first: a refused size never allocates a weight
-    table = unet.block_table(**cfg, height=h, width=w)
-    params = int(table["params"].sum())
-    model = unet.UNet(**cfg).to(pick_device())
-    fig = unet.u_figure(table, f"UNet({cfg['n_channels']}, {cfg['n_classes']}, bilinear={cfg['bilinear']}, "
-                               f"base_channels={cfg['base_channels']}, depth={cfg['depth']}) on {h}×{w}")
-    shown = table[["block", "kind", "input_shape", "output_shape", "params", "flops"]].copy()
-    shown["GFLOPs"] = (shown.pop("flops") / 1e9).round(4)
-    models = {**(models or {}), LABEL: model}  # a new dict: this session's state only
-    code = unet.to_code(**cfg, height=h, width=w)
-    return fig, _totals(table, params, (h, w), cfg["n_classes"]), shown, str(model), code, models
-
-
-def _pick_image(sample: str | None, upload: str | None) -> tuple[str, np.ndarray, np.ndarray | None]:
-    if upload:
-        return Path(upload).name, seg.load_image(upload), None
-    names = {s.name: s for s in seg.samples()}
-    if not sample:
-        raise LabError("No image chosen; click a sample in the gallery or upload an image.")
-    if not isinstance(sample, str) or sample not in names:
-        raise LabError(f"Sample {shown(sample)} is not one of the shipped samples ({', '.join(sorted(names))}).")
-    return sample, names[sample].image, names[sample].mask
+    """Draw and tabulate the U, print it, write its code; the built model becomes this session's `models["unet"]`."""
+    view = _builder_view(n_channels, n_classes, upsampling, base_channels, depth, height, width)
+    model = _built(tuple(sorted(view.config.items())))
+    figure, totals, table, printed, code = _builder(view)
+    totals += "\n\n" + t("unet.built")
+    return figure, totals, table, printed, code, {**(models or {}), TAB: model}  # a new dict: this session's
 
 
 def _file_path(entry) -> str:
@@ -155,232 +161,248 @@ def _file_path(entry) -> str:
     return str(getattr(entry, "path", entry))
 
 
-def load_weights(files) -> tuple[dict, str, str]:
-    """Rebuild a U-Net from uploaded weights (+ JSON config) for this session; selects it as the model.
+def load_weights(files, again: int = 0):
+    """Rebuild a U-Net from uploaded weights (+ JSON config) for this session and select it.
 
-    Returns (the session's uploaded-model state, a summary line, the Model radio's new value)."""
+    Returns (the session's uploaded model, a summary line, the Model radio's new value, the segment-again tick)."""
     paths = [_file_path(f) for f in (files if isinstance(files, (list, tuple)) else [files]) if f]
     model, config = seg.load_weights(paths, pick_device())
     weights = next(Path(p).name for p in paths if Path(p).suffix.lower() in seg.WEIGHT_SUFFIXES)
-    json_names = [Path(p).name for p in paths if Path(p).suffix.lower() == ".json"]
-    params = sum(p.numel() for p in model.parameters())
-    args = ", ".join(f"{k}={v!r}" for k, v in config.items())
-    source = f"config from `{json_names[0]}`" if json_names else "no JSON: the weights fit the shipped config"
-    info = f"Loaded **{weights}**: `UNet({args})` · {params:,} parameters · {source}."
-    return {"model": model, "config": config, "weights": weights}, info, UPLOADED
+    config_file = next((Path(p).name for p in paths if Path(p).suffix.lower() == ".json"), None)
+    card = seg.model_card(model, "uploaded", weights, config_file, config)
+    info = t("unet.weights.loaded", weights=weights, config=_config_text(config), params=card.params,
+             source=t("unet.weights.from_json", json=config_file) if config_file else t("unet.weights.no_json"))
+    return {"model": model, "card": card}, info, UPLOADED, (again or 0) + 1
 
 
-def _pick_model(which: str, models: dict | None, uploaded: dict | None = None):
-    if which in (None, "", SHIPPED):
-        return _shipped_model()
+def _model(which: str, models: dict | None, uploaded: dict | None):
+    """(model, card) for the Model radio's choice; (None, None) is the shipped U-Net."""
+    which = choice("unet.model", which or SHIPPED, list(SOURCES))
     if which == TRAINED:
-        model = (models or {}).get("Train")
+        model = (models or {}).get(TRAIN)
         if model is None:
-            raise LabError("Model: the Train tab has not trained a U-Net in this session yet; train one there first.")
-        return model
+            raise LabError("error.unet.no_trained_model")
+        return model, seg.model_card(model, "train", *TRAIN_FILES)
     if which == UPLOADED:
         if not uploaded or uploaded.get("model") is None:
-            raise LabError("Model: no weights uploaded in this session yet; upload a .safetensors and its .json first.")
-        return uploaded["model"]
-    raise LabError(f"Model got {shown(which)}; use {SHIPPED!r}, {TRAINED!r} or {UPLOADED!r}.")
+            raise LabError("error.unet.no_uploaded_model")
+        return uploaded["model"], uploaded["card"]
+    return None, None
 
 
-def _render(state: dict, threshold: float):
-    """Overlay, probability image, true mask and the scores line from a stored probability map."""
-    if not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
-        raise LabError(f"Threshold got {shown(threshold)}; use a number from 0 to 1.")
-    prob, image, true = state["prob"], state["image"], state["true"]
-    mask = prob > threshold
-    scores = f"**{state['name']}** · {prob.shape[1]}×{prob.shape[0]} px · threshold {threshold:.2f} · "
-    scores += f"{mask.mean() * 100:.1f}% foreground"
-    if true is not None:
-        scores += f" · Dice **{seg.dice(mask, true):.3f}** · IoU **{seg.iou(mask, true):.3f}**"
-    else:
-        scores += " · no true mask for an upload, so no Dice/IoU"
-    scores += f"\n\nSegmented in **{state['ms']:.1f} ms** on **{state['device']}** ({state['precision']})."
-    true_img = None if true is None else (np.asarray(true, dtype=np.uint8) * 255)
-    return seg.overlay(image, mask), _prob_image(prob), true_img, scores
+def segment_image(sample: str | None, upload: str | None, threshold: float, which: str, models: dict | None = None,
+                  uploaded: dict | None = None):  # fmt: skip
+    """Segment a sample (or the upload, which wins) with the chosen model: the note of which model segments, the
+    overlay, probability map, true mask, scores, code, the files that code reads, and the view for re-thresholding."""
+    model, card = _model(which, models, uploaded)
+    if upload or model is not None:  # the visitor's own file or model: computed for this session only
+        return _segmentation(heavy(seg.segment_view)(sample, threshold, upload=upload, model=model, card=card))
+    return _segmentation(_segment_sample(sample, threshold))
 
 
-def segment_image(
-    sample: str | None,
-    upload: str | None,
-    threshold: float,
-    which: str,
-    models: dict | None = None,
-    uploaded: dict | None = None,
-):
-    """Segment a sample (or the upload, which wins) with the chosen model; returns the views and the state."""
-    name, image, true = _pick_image(sample, upload)
-    model = _pick_model(which, models, uploaded)
-    device = next(model.parameters()).device
-    start = time.perf_counter()
-    result = seg.segment(model, image, threshold=threshold)  # checks the threshold before float() meets it
-    ms = (time.perf_counter() - start) * 1000
-    precision = "bf16 autocast" if result.precision == "bf16" else "fp32"
-    state = {"name": name, "image": image, "true": true, "prob": result.prob, "ms": ms,
-             "device": str(device), "precision": precision}
-    weights = None
-    if which == UPLOADED and uploaded["weights"].lower().endswith(".safetensors"):
-        weights = uploaded["weights"]  # run the code in the folder holding it and its same-named .json
-    if upload:
-        code = seg.to_code(threshold=float(threshold), image_path=upload, weights=weights)
-    else:
-        code = seg.to_code(name, threshold=float(threshold), weights=weights)
-    if which == UPLOADED:
-        code = (f"# Your uploaded weights: run this in the folder holding {uploaded['weights']} and its config JSON\n"
-                "# under the same name (.json); a .pt/.pth file needs torch.load(path, weights_only=True) instead.\n"
-                + code)
-    if which == TRAINED:
-        code = ("# The Train tab's model: save it in the Checkpoints tab as .safetensors, put its config JSON beside\n"
-                "# it, and pass that path below instead of the shipped unet_small.safetensors.\n" + code)
-    return (*_render(state, float(threshold)), code, state)
+def rethreshold(state: seg.SegmentView | None, threshold: float):
+    """Redraw the last segmentation at a new threshold without running the model again."""
+    view = seg.rethreshold(state, threshold)
+    return view.overlay, view.prob_image, view.true_image, _scores(view), view.code
 
 
-def rethreshold(state: dict | None, threshold: float):
-    """Re-draw the last segmentation at a new threshold without running the model again."""
-    if not state:
-        raise LabError("Nothing segmented yet; click a sample or upload an image first.")
-    return _render(state, threshold)
-
-
-def run_pitfall(size, depth):
-    """The paper's unpadded U against the tutorial's padded code, level by level, computed live."""
-    return unet.paper_vs_code(_int(size, "Pitfall input size"), _int(depth, "Pitfall depth"))
-
-
-def skip_demo():
-    """Concatenation vs residual addition, on real tensors shaped like the tutorial's up4 inputs."""
-    import torch
-
-    x2 = torch.randn(1, 64, 256, 256)  # encoder skip (inc's output)
-    x1 = torch.randn(1, 64, 256, 256)  # upsampled decoder map
-    cat = torch.cat([x2, x1], dim=1)
-    add = x2 + x1
-    return pd.DataFrame(
-        [
-            {"operation": "U-Net skip: torch.cat([x2, x1], dim=1)", "input shapes": "(1, 64, 256, 256) ×2",
-             "output shape": str(tuple(cat.shape)), "next conv reads": f"{cat.size(1)} channels"},
-            {"operation": "ResNet residual: x2 + x1", "input shapes": "(1, 64, 256, 256) ×2",
-             "output shape": str(tuple(add.shape)), "next conv reads": f"{add.size(1)} channels"},
-        ]
-    )
-
-
-def _pitfall_views(size, depth):
-    return run_pitfall(size, depth), skip_demo()
-
-
-def _select_sample(evt: gr.SelectData):
-    names = sample_names()
+def _select_sample(again: int, evt: gr.SelectData):
+    """A gallery click: that sample (the upload is cleared) and a tick that segments it."""
+    names = seg.sample_names()
     index = evt.index if isinstance(evt.index, int) else evt.index[0]
-    return names[index], None
+    return names[index], None, (again or 0) + 1
 
 
-# ------------------------------------------------------------------------------------------- layout
-def _segment_note() -> str:
-    try:
-        info = seg.pretrained_info()
-    except OSError:
-        return "The shipped model is missing: run `python scripts/make_assets.py`."
-    cfg = info["config"]
-    params = unet.unet_param_count(**cfg)
-    n_all = len(sample_names())
-    return SEGMENT_NOTE.format(params=params, n_train=n_all - len(info["held_out"]), n_all=n_all,
-                               n_held=len(info["held_out"]), dice=info["held_out_dice"])
+def _light(fn):
+    """`fn` in the light concurrency group (see ui.common.limit_concurrency): it only moves values around."""
+    fn.lab_light = True
+    return fn
+
+
+def _pick_sample(again: int):
+    """A sample picked in the list: the upload is cleared and a tick segments the sample."""
+    return None, (again or 0) + 1
+
+
+def _paper_table(frame: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for r in frame.itertuples():
+        skip = ""
+        if r.side == "decoder":
+            pad = (t("unet.pitfall.pad", up=r.code_up, to=r.code_in) if r.code_up != r.code_in
+                   else t("unet.pitfall.no_pad", size=r.code_in))  # fmt: skip
+            skip = t("unet.pitfall.crop", skip=r.paper_skip, to=r.paper_in) + "; " + pad
+        rows.append({t("unet.pitfall.col.stage"): t(f"unet.stage.{r.side}", level=r.level),
+                     t("unet.pitfall.col.paper"): f"{r.paper_in} → {r.paper_out}",
+                     t("unet.pitfall.col.code"): f"{r.code_in} → {r.code_out}",
+                     t("unet.pitfall.col.skip"): skip})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _skip_table(pitfall: Pitfall) -> pd.DataFrame:
+    frame = pitfall.table.astype(object).where(pitfall.table.notna(), "—")
+    y, x = pitfall.facts["y"], pitfall.facts["x"]
+    headers = {"tensor": t("unet.skip.col.tensor"), "shape": t("unet.skip.col.shape"),
+               "channels": t("unet.skip.col.channels"), "value_0": t("unet.skip.col.value", channel=0, y=y, x=x),
+               "value_c": t("unet.skip.col.value", channel=pitfall.facts["channels"], y=y, x=x)}  # fmt: skip
+    return frame.rename(columns=headers)
+
+
+def run_pitfall(size, depth) -> list[tuple[Pitfall, pd.DataFrame]]:
+    """Both 5.2 pitfalls run live, each with its table worded: the figure's U against the code's (at `size`,
+    `depth`), and concatenation against addition on the shipped U-Net's feature maps."""
+    figure_vs_code, skip_concat = _pitfalls(size, depth)
+    return [(figure_vs_code, _paper_table(figure_vs_code.table)), (skip_concat, _skip_table(skip_concat))]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Links: the builder's settings and the chosen sample and threshold live in the address
+
+
+def _whole(field: str, low: int, high: int):
+    return lambda text: number(field, text, low, high, integer=True)
+
+
+def _even_base(text: str) -> int:
+    value = number("unet.base_channels", text, 2, unet.MAX_BASE_CHANNELS, integer=True)
+    if value % 2:
+        raise ValueError(text)
+    return value
+
+
+def _links(c: dict) -> list[Link]:
+    return [
+        Link("channels", c["n_channels"], _whole("unet.n_channels", 1, unet.MAX_CHANNELS)),
+        Link("classes", c["n_classes"], _whole("unet.n_classes", 1, unet.MAX_CLASSES)),
+        Link("upsampling", c["upsampling"], lambda text: choice("unet.upsampling", text, [v for v, _ in UPSAMPLING])),
+        Link("base", c["base_channels"], _even_base),
+        Link("depth", c["depth"], _whole("unet.depth", 1, unet.MAX_DEPTH)),
+        Link("height", c["height"], _whole("unet.height", 2, unet.MAX_INPUT_SIDE)),
+        Link("width", c["width"], _whole("unet.width", 2, unet.MAX_INPUT_SIDE)),
+        Link("sample", c["sample"], lambda text: choice("segment.sample", text, seg.sample_names())),
+        Link("threshold", c["threshold"], lambda text: number("segment.threshold", text, 0.0, 1.0)),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Layout, then events
 
 
 def build(shared) -> None:
-    """Builder (controls left, the U right; table, printed model and code below), then Segment, then the pitfall."""
-    gr.Markdown(INTRO)
-    with gr.Row():
+    """Builder (inputs left, the U right; table, print and code below), Segment (inputs left, masks right, the
+    threshold under the mask it changes; code and its files below), then the pitfalls."""
+    tab = gr.context.Context.block  # the gr.Tab app.py opened for this tab
+    gr.Markdown(i18n("unet.intro"))
+    with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=260):
-            n_channels = gr.Number(3, label="Input channels (n_channels)", precision=0,
-                                   elem_id="unet-channels")
-            n_classes = gr.Number(2, label="Classes (n_classes)", precision=0,
-                                  elem_id="unet-classes")
-            upsampling = gr.Radio([label for label, _ in UPSAMPLING], value=UPSAMPLING[0][0], label="Upsampling",
-                                  elem_id="unet-upsampling")
-            base = gr.Slider(2, unet.MAX_BASE_CHANNELS, value=64, step=2, label="Base channels (64 in the tutorial)",
-                             elem_id="unet-base")
-            depth = gr.Slider(1, unet.MAX_DEPTH, value=4, step=1, label="Depth (Down blocks; 4 in the tutorial)",
-                              elem_id="unet-depth")
+            n_channels = gr.Number(DEFAULTS["n_channels"], label=i18n("unet.n_channels"), precision=0,
+                                   elem_id="unet-channels")  # fmt: skip
+            n_classes = gr.Number(DEFAULTS["n_classes"], label=i18n("unet.n_classes"), precision=0,
+                                  elem_id="unet-classes")  # fmt: skip
+            upsampling = gr.Radio([(i18n(f"unet.upsampling.{v}"), v) for v, _ in UPSAMPLING],
+                                  value=DEFAULTS["upsampling"], label=i18n("unet.upsampling"),
+                                  elem_id="unet-upsampling")  # fmt: skip
+            base = gr.Slider(2, unet.MAX_BASE_CHANNELS, value=DEFAULTS["base_channels"], step=2,
+                             label=i18n("unet.base_channels"), elem_id="unet-base")  # fmt: skip
+            depth = gr.Slider(1, unet.MAX_DEPTH, value=DEFAULTS["depth"], step=1, label=i18n("unet.depth"),
+                              elem_id="unet-depth")  # fmt: skip
             with gr.Row():
-                height = gr.Number(256, label="Input height", precision=0,
-                                   elem_id="unet-height")
-                width = gr.Number(256, label="Input width", precision=0,
-                                  elem_id="unet-width")
-            build_btn = gr.Button("Build U-Net", variant="primary", elem_id="unet-build")
-        with gr.Column(scale=3):
-            u_plot = gr.Plot(label="The U", elem_id="unet-figure")
+                height = gr.Number(DEFAULTS["height"], label=i18n("unet.height"), precision=0, min_width=100,
+                                   elem_id="unet-height")  # fmt: skip
+                width = gr.Number(DEFAULTS["width"], label=i18n("unet.width"), precision=0, min_width=100,
+                                  elem_id="unet-width")  # fmt: skip
+            build_btn = gr.Button(i18n("unet.build"), variant="primary", elem_id="unet-build")
+            build_error = error_box("unet-build-error")
+        with gr.Column(scale=3, min_width=300):
+            u_plot = gr.Plot(label=i18n("unet.figure"), elem_id="unet-figure")
             totals = gr.Markdown(elem_id="unet-totals")
-    table = gr.Dataframe(label="Per block, in forward order (FLOPs from torch.utils.flop_counter)", interactive=False,
-                         elem_id="unet-table")
-    with gr.Row():
-        with gr.Column():
+    table = gr.Dataframe(label=i18n("unet.table"), interactive=False, elem_id="unet-table")
+    with gr.Row(equal_height=False):
+        with gr.Column(min_width=300):
             printed = gr.Code(label="print(model)", language=None, lines=12, max_lines=30, elem_id="unet-printed")
-        with gr.Column():
-            code = code_box(elem_id="unet-code", lines=12, max_lines=30)
+        with gr.Column(min_width=300):
+            builder_code = code_panel(TAB, "5.2.4", "unet.code.title", elem_id="unet-code", lines=12, max_lines=30)
 
-    gr.Markdown("### Segment the sample images")
-    note = gr.Markdown(elem_id="unet-segment-note")  # filled on page load: build() reads no files
-    with gr.Row():
-        with gr.Column(scale=2):
-            gallery = gr.Gallery(value=_sample_paths(), label="Samples (click one)", columns=7, height=230,
-                                 allow_preview=False, elem_id="unet-gallery")
+    gr.Markdown(i18n("unet.segment.heading"))
+    model_note = gr.Markdown(elem_id="unet-model-note")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=300):
+            gallery = gr.Gallery(value=[(str(seg.SAMPLES / f"{n}.png"), n) for n in seg.sample_names()],
+                                 label=i18n("unet.gallery"), columns=7, height=230, allow_preview=False,
+                                 elem_id="unet-gallery")  # fmt: skip
             with gr.Row():
-                sample = gr.Dropdown(sample_names(), value=None, label="Sample", elem_id="unet-sample")
-                upload = gr.File(label="…or upload an image (PNG/JPEG/TIFF, ≤ 10 MB, ≤ 2048 px)", type="filepath",
-                                 file_types=["image"], elem_id="unet-upload")
-        with gr.Column(scale=1, min_width=240):
-            which = gr.Radio([SHIPPED, TRAINED, UPLOADED], value=SHIPPED, label="Model", elem_id="unet-model")
-            weights = gr.File(label="Weights: .safetensors + its .json, or .pt/.pth",
-                              file_count="multiple", file_types=[*seg.WEIGHT_SUFFIXES, ".json"], type="filepath",
-                              elem_id="unet-weights")
+                sample = gr.Dropdown(seg.sample_names(), value=DEFAULTS["sample"], label=i18n("unet.sample"),
+                                     min_width=140, elem_id="unet-sample")  # fmt: skip
+                upload = gr.File(label=i18n("unet.upload"), type="filepath", file_types=["image"], min_width=160,
+                                 elem_id="unet-upload")  # fmt: skip
+            which = gr.Radio([(i18n(f"unet.model.{SOURCES[v]}"), v) for v in SOURCES], value=SHIPPED,
+                             label=i18n("unet.model"), elem_id="unet-model")  # fmt: skip
+            weights = gr.File(label=i18n("unet.weights"), file_count="multiple", type="filepath",
+                              file_types=[*seg.WEIGHT_SUFFIXES, ".json"], elem_id="unet-weights")  # fmt: skip
             weights_info = gr.Markdown(elem_id="unet-weights-info")
-            threshold = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label="Threshold", elem_id="unet-threshold")
-            seg_btn = gr.Button("Segment", variant="primary", elem_id="unet-segment")
-    scores = gr.Markdown(elem_id="unet-scores")
-    with gr.Row():
-        overlay = gr.Image(label="Mask over the image", type="numpy", interactive=False, elem_id="unet-overlay")
-        prob = gr.Image(label="Probability map (Viridis: 0 dark, 1 yellow)", type="numpy", interactive=False,
-                        elem_id="unet-prob")
-        true = gr.Image(label="True mask", type="numpy", interactive=False, elem_id="unet-true")
-    seg_code = code_box(label="PyTorch code: the same segmentation, plain fp32", elem_id="unet-segment-code")
-    seg_state = gr.State(None)
-    uploaded = gr.State(None)  # this session's uploaded U-Net: {"model", "config", "weights"}
+            seg_btn = gr.Button(i18n("unet.segment"), variant="primary", elem_id="unet-segment")
+            seg_error = error_box("unet-segment-error")
+        with gr.Column(scale=3, min_width=300):
+            scores = gr.Markdown(elem_id="unet-scores")
+            with gr.Row(equal_height=False):
+                with gr.Column(min_width=200):
+                    overlay = gr.Image(label=i18n("unet.overlay"), type="numpy", interactive=False, height=280,
+                                       elem_id="unet-overlay")  # fmt: skip
+                    threshold = gr.Slider(0.0, 1.0, value=DEFAULTS["threshold"], step=0.01,
+                                          label=i18n("unet.threshold"), elem_id="unet-threshold")  # fmt: skip
+                prob = gr.Image(label=i18n("unet.prob"), type="numpy", interactive=False, height=280, min_width=200,
+                                elem_id="unet-prob")  # fmt: skip
+                true = gr.Image(label=i18n("unet.true"), type="numpy", interactive=False, height=280, min_width=200,
+                                elem_id="unet-true")  # fmt: skip
+    seg_code = code_panel(TAB, "5.2", "unet.segment.code.title", label=i18n("unet.segment.code"),
+                          elem_id="unet-segment-code", lines=12, max_lines=40)  # fmt: skip
+    files = gr.File(label=i18n("unet.files"), file_count="multiple", interactive=False, elem_id="unet-files")
+    seg_state = gr.State(None)  # the last SegmentView, for re-thresholding without the model
+    uploaded = gr.State(None)  # this session's uploaded U-Net: {"model", "card"}
+    again = gr.State(0)  # ticks when a gallery click or a weights upload wants the image segmented again
 
-    with gr.Accordion("Pitfall: the figure's 572 → 388 vs the code's padding=1; skips concatenate, not add",
-                      open=False, elem_classes="pitfall", elem_id="unet-pitfall") as pitfall:
-        gr.Markdown(PITFALL_TEXT)
+    with gr.Accordion(i18n("unet.pitfall.accordion"), open=False, elem_classes="pitfall",
+                      elem_id="unet-pitfall") as pitfall:  # fmt: skip
         with gr.Row():
-            p_size = gr.Number(572, label="Input size (the paper's figure: 572)", precision=0,
-                               elem_id="unet-pitfall-size")
-            p_depth = gr.Slider(1, unet.MAX_DEPTH, value=4, step=1, label="Depth", elem_id="unet-pitfall-depth")
-            p_btn = gr.Button("Run both", size="sm", elem_id="unet-pitfall-run")
-        p_table = gr.Dataframe(label="Feature-map side per stage: the paper's unpadded convs vs the tutorial's code",
-                               interactive=False, elem_id="unet-pitfall-table")
-        skip_table = gr.Dataframe(label="Concatenation (U-Net) vs addition (ResNet), run on real tensors",
-                                  interactive=False, elem_id="unet-pitfall-skip")
+            p_size = gr.Number(572, label=i18n("unet.pitfall.size"), precision=0, elem_id="unet-pitfall-size")
+            p_depth = gr.Slider(1, unet.MAX_DEPTH, value=4, step=1, label=i18n("unet.depth"),
+                                elem_id="unet-pitfall-depth")  # fmt: skip
+            p_btn = gr.Button(i18n("pitfall.run"), size="sm", elem_id="unet-pitfall-run")
+        p_error = error_box("unet-pitfall-error")
+        slots = [pitfall_slots("unet.figure_vs_code", table=True), pitfall_slots("unet.skip_concat", table=True)]
 
-    # events last
-    shared.demo.load(guarded(_segment_note), None, note, api_name="unet_note")
-    build_inputs = [n_channels, n_classes, upsampling, base, depth, height, width, shared.models]
-    build_outputs = [u_plot, totals, table, printed, code, shared.models]
-    build_btn.click(guarded(build_unet), build_inputs, build_outputs, api_name="unet_build")
+    def show_pitfalls(size, depth):
+        return [u for s, (p, frame) in zip(slots, run_pitfall(size, depth), strict=True)
+                for u in pitfall_view(s, p, table=frame)]  # fmt: skip
 
-    weights.upload(guarded(load_weights), weights, [uploaded, weights_info, which], api_name="unet_load_weights")
+    # events
+    builder_inputs = [n_channels, n_classes, upsampling, base, depth, height, width]
+    builder_outputs = [u_plot, totals, table, printed, builder_code.code]
+    seg_outputs = [model_note, overlay, prob, true, scores, seg_code.code, files, seg_state]
+    controls = dict(zip(["n_channels", "n_classes", "upsampling", "base_channels", "depth", "height", "width",
+                         "sample", "threshold"], [*builder_inputs, sample, threshold], strict=True))  # fmt: skip
+    first_view(shared, tab, TAB, open_view, [*builder_inputs, sample, threshold], [*builder_outputs, *seg_outputs],
+               links=_links(controls), error=build_error, api_name="unet_open", light=True)  # fmt: skip
+    run(build_btn.click, build_unet, [*builder_inputs, shared.models], [*builder_outputs, shared.models],
+        api_name="unet_build", error=build_error, light=True)  # fmt: skip
+    builder_code.wire(TAB, "unet_notebook")
+
     seg_inputs = [sample, upload, threshold, which, shared.models, uploaded]
-    seg_outputs = [overlay, prob, true, scores, seg_code, seg_state]
-    segment_fn = guarded(segment_image)
-    gallery.select(_select_sample, None, [sample, upload], api_visibility="private").then(
-        segment_fn, seg_inputs, seg_outputs, api_name="unet_segment_sample"
-    )
-    seg_btn.click(segment_fn, seg_inputs, seg_outputs, api_name="unet_segment")
-    upload.upload(segment_fn, seg_inputs, seg_outputs, api_name="unet_segment_upload")
-    threshold.release(guarded(rethreshold), [seg_state, threshold], [overlay, prob, true, scores],
-                      api_name="unet_threshold")
+    run([seg_btn.click, which.input], segment_image, seg_inputs, seg_outputs, api_name="unet_segment",
+        error=seg_error, light=True)  # fmt: skip
+    gallery.select(_light(_select_sample), again, [sample, upload, again], api_visibility="private")
+    sample.input(_light(_pick_sample), again, [upload, again], api_visibility="private")
+    run(again.change, segment_image, seg_inputs, seg_outputs, api_name="unet_segment_sample", error=seg_error,
+        light=True)  # fmt: skip
+    upload.upload(None, None, sample, js="() => null", queue=False, api_visibility="private")  # the upload wins
+    run(upload.upload, segment_image, seg_inputs, seg_outputs, api_name="unet_segment_upload", error=seg_error,
+        light=True)  # fmt: skip
+    run(weights.upload, load_weights, [weights, again], [uploaded, weights_info, which, again],
+        api_name="unet_load_weights", error=seg_error, clear=[weights_info])  # fmt: skip
+    run(threshold.release, rethreshold, [seg_state, threshold], seg_outputs[1:6], api_name="unet_threshold",
+        error=seg_error)  # fmt: skip
+    seg_code.wire(TAB, "unet_segment_notebook")
 
-    pitfall_fn = guarded(_pitfall_views)
-    pitfall.expand(pitfall_fn, [p_size, p_depth], [p_table, skip_table], api_name="unet_pitfall_open")
-    p_btn.click(pitfall_fn, [p_size, p_depth], [p_table, skip_table], api_name="unet_pitfall")
+    pitfall_outputs = [c for s in slots for c in s.components]
+    for trigger, api_name in ((pitfall.expand, "unet_pitfall_open"), (p_btn.click, "unet_pitfall")):
+        run(trigger, show_pitfalls, [p_size, p_depth], pitfall_outputs, api_name=api_name, error=p_error, light=True)

@@ -13,9 +13,10 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from lab.errors import text
 from lab.notebook import to_notebook
 from lab.pitfall import Outcome, Pitfall
-from ui.common import code_box, download_dir
+from ui.common import code_box, download_dir, guarded
 from ui.i18n import i18n, t
 
 __all__ = ["CodePanel", "code_panel", "notebook_file", "PitfallSlots", "pitfall_slots", "pitfall_view", "outcome_md"]
@@ -23,6 +24,9 @@ __all__ = ["CodePanel", "code_panel", "notebook_file", "PitfallSlots", "pitfall_
 
 # ---------------------------------------------------------------------------------------------------------------
 # Code panels
+
+
+MAX_NOTEBOOK_CHARS = 200_000  # a code panel is a few hundred lines; an API client may send anything
 
 
 @dataclass
@@ -37,9 +41,12 @@ class CodePanel:
         section, title_key = self.section, self.title_key
 
         def make(code: str) -> str:
-            return notebook_file(code or "", section, t(title_key), tab)
+            code = text("common.code", code, max_chars=MAX_NOTEBOOK_CHARS, allow_empty=True)
+            return notebook_file(code, section, t(title_key), tab)
 
-        self.notebook.click(make, self.code, self.notebook, api_name=api_name)
+        callback = guarded(make)
+        callback.lab_light = True  # writes a small file: beside the views, never behind heavy work
+        self.notebook.click(callback, self.code, self.notebook, api_name=api_name)
 
 
 def code_panel(tab: str, section: str, title_key: str, *, elem_id: str, label: Any = None, **kwargs: Any) -> CodePanel:

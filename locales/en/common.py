@@ -8,6 +8,7 @@ TEXT = {
     "common.lang.en": "English",
     "common.link.ignored": "⚠️ This link had values the lab cannot use, so they were ignored: {values}.",
     "common.code": "PyTorch code",
+    "field.common.code": "The code",
     "common.notebook": "Download as a notebook (.ipynb)",
     "pitfall.wrong": "The tutorial's way",
     "pitfall.right": "The right way",

@@ -8,6 +8,7 @@ TEXT = {
     "common.lang.en": "English",
     "common.link.ignored": "⚠️ 链接中有无法使用的取值，已忽略：{values}。",
     "common.code": "PyTorch 代码",
+    "field.common.code": "代码",
     "common.notebook": "下载为 Notebook（.ipynb）",
     "pitfall.wrong": "教程的写法",
     "pitfall.right": "正确的写法",
