@@ -9,7 +9,8 @@ temp folders after start-up, right after the run, and after `--settle` seconds o
     python bench/load.py --storm [--sessions 20] [--seconds 60]     # issue 12: bench/results/storm.md
 
 `--storm` sends only the largest request each tab accepts (a ResNet-152 surgery at batch 8 and 384 px, a 48 M
-parameter Compose model, the tutorial's U-Net at 1024 px, a 100,000-step schedule) from every session at once,
+parameter Compose model, the tutorial's U-Net at 1024 px, a 100,000-step schedule), each with one setting drawn at
+random so that no cached view answers it, from every session at once,
 while a probe session asks a cheap endpoint once a second: the server's peak RSS must stay under 4 GiB and the
 probe must keep answering within seconds.
 """
@@ -100,24 +101,27 @@ BIG_HEAD = "4096, 4096, 4096, 4096"  # lab.surgery.MAX_HIDDEN_LAYERS layers of M
 
 
 def big_surgery(client, rng):
-    client.predict(arch="resnet152", weights=None, new_head=True, hidden=BIG_HEAD, dropout=0.5, classes=10_000,
+    client.predict(arch="resnet152", weights=None, new_head=True, hidden=BIG_HEAD, dropout=0.5,
+                   classes=rng.randrange(9_000, 10_001),  # a different request each time: no cache helps
                    extra_input=True, extra_size=1024, extra_output=True, freeze=rng.random() < 0.5, batch=8, size=384,
                    api_name="/surgery_apply")  # fmt: skip
 
 
 def big_compose(client, rng):
     layers = "".join(f"fc{i} = nn.Linear(4000, 4000)\n" for i in range(3))  # 48 M parameters, near the cap
-    client.predict(text=layers, style=rng.choice(("sequential", "moduledict")), input_shape="64x4000",
+    client.predict(text=layers, style=rng.choice(("sequential", "moduledict")),
+                   input_shape=f"{rng.randrange(40, 49)}x4000",
                    api_name="/compose_build")
 
 
 def big_unet(client, rng):
-    client.predict(n_channels=3, n_classes=2, upsampling="transposed", base_channels=64, depth=4, height=1024,
-                   width=1024, api_name="/unet_build")  # fmt: skip
+    client.predict(n_channels=3, n_classes=rng.randrange(2, 257), upsampling="transposed", base_channels=64, depth=4,
+                   height=1024, width=1024, api_name="/unet_build")  # fmt: skip
 
 
 def big_schedule(client, rng):
-    client.predict(name="CosineAnnealingWarmRestarts", params_json='{"T_0": 1000}', steps=100_000,
+    client.predict(name="CosineAnnealingWarmRestarts", params_json=f'{{"T_0": {rng.randrange(100, 5000)}}}',
+                   steps=100_000,
                    api_name="/schedules_curve_json")  # fmt: skip
 
 
@@ -265,7 +269,7 @@ def main() -> None:
     if args.storm:
         text += (f"\nStorm: the largest accepted request of each kind, {args.sessions} sessions at once (surgery: "
                  f"ResNet-152 with a 4 x 4096 head, extra input and output, batch 8 at 384 px; compose: 3 x "
-                 f"Linear(4000, 4000) on 64 x 4000; U-Net: the tutorial's at 1024 px; schedule: 100,000 steps). Probe "
+                 f"Linear(4000, 4000) on 48 x 4000; U-Net: the tutorial's at 1024 px; schedule: 100,000 steps). Probe "
                  f"`/losses_choose` once a second meanwhile: {len(waits)} answers, p50 {pct(waits, 0.5):.2f} s, "
                  f"p95 {pct(waits, 0.95):.2f} s, max {max(waits, default=float('nan')):.2f} s. Peak server RSS "
                  f"{rss_peak / 1024:.2f} GiB (target < 4 GiB).\n")

@@ -38,6 +38,9 @@ def approx_bytes(value: Any, _budget: list[int] | None = None) -> int:
         return int(value.nbytes) + 100
     if isinstance(value, torch.Tensor):
         return int(value.numel() * value.element_size()) + 100
+    if isinstance(value, torch.nn.Module):  # a built model: its weights and buffers (tied ones once)
+        tensors = {id(t): t for t in (*value.parameters(), *value.buffers())}
+        return sum(int(t.numel() * t.element_size()) for t in tensors.values()) + 1000
     if isinstance(value, pd.DataFrame):
         return int(value.memory_usage(index=True, deep=False).sum()) + 100 * len(value.columns) + 40 * len(value)
     if isinstance(value, dict):

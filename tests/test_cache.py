@@ -205,8 +205,9 @@ def test_two_sessions_share_a_cached_model_read_only_and_saving_it_changes_nothi
 
     C.MEMO.clear()
     first, second = _surgery(), _surgery()  # two sessions asking for the same surgery
-    model = first["surgery"]
-    assert second["surgery"] is model and first is not second  # one model, each session its own dict
+    model = C.resolve(first["surgery"])  # a session holds the recipe; the cache holds the model
+    assert C.resolve(second["surgery"]) is model and first is not second  # one model, each session its own dict
+    assert isinstance(first["surgery"], C.Held)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     training = model.training
     ck_tab.run_save(second, "surgery", "checkpoint", ".pt", "ddp", False)  # wraps its own copy
@@ -224,5 +225,12 @@ def test_an_uploaded_file_is_never_served_from_the_cache(tmp_path):
     path = tmp_path / "weights.pt"
     torch.save(S.resnet("resnet18").state_dict(), path)
     one, two = _surgery(str(path)), _surgery(str(path))
+    assert isinstance(one["surgery"], torch.nn.Module)  # an upload's model is the session's own
     assert one["surgery"] is not two["surgery"]  # computed for each session
     assert not any(str(path) in repr(key) for key in C.MEMO._items)  # and never stored
+
+
+def test_a_model_counts_by_its_weights():
+    model = torch.nn.Linear(1000, 1000)  # 1,001,000 float32 parameters
+    assert 4_004_000 <= approx_bytes(model) <= 4_010_000
+    assert approx_bytes({"model": model}) >= 4_004_000  # inside a result, too

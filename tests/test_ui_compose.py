@@ -17,6 +17,7 @@ from lab import compose
 from lab.notebook import to_notebook
 from tests.conftest import SCREENSHOTS, open_tab, run_code
 from ui import compose as tab
+from ui.cache import resolve
 from ui.common import guarded
 from ui.i18n import LANG
 
@@ -58,7 +59,7 @@ def test_callback_defaults_fill_every_output_and_the_session_store(tmp_path):
     assert "**203,530** parameters" in totals and "(1, 10)" in totals
     assert list(equivalence["max |diff| copied weights"]) == ["0"] * 4
     assert tab.LABEL == "compose" and models == {"unet": other} and new_models["unet"] is other
-    assert isinstance(new_models["compose"], torch.nn.Sequential)
+    assert isinstance(resolve(new_models["compose"]), torch.nn.Sequential)
     # the code panel alone, in an empty folder: the same print and the same output values
     out = run_alone(code, tmp_path)
     assert out.startswith(printed + "\n")

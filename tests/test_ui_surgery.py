@@ -20,6 +20,7 @@ from lab.inspect import count_params
 from tests.conftest import SCREENSHOTS, open_tab, run_code
 from ui import common
 from ui import surgery as tab
+from ui.cache import resolve
 from ui.common import guarded
 from ui.i18n import LANG
 
@@ -82,7 +83,7 @@ def test_callback_fills_every_view_and_the_session_store(tmp_path):
         after_print
     outputs = forward[forward["model"] == "after"][["name", "shape"]].values.tolist()
     assert outputs == [["x", "(2, 3, 64, 64)"], ["extra", "(2, 2)"], ["logits", "(2, 10)"], ["features", "(2, 512)"]]
-    model = new_models[tab.LABEL]
+    model = resolve(new_models[tab.LABEL])
     assert tab.LABEL == "surgery" and new_models is not models and models == {"unet": other}  # a new dict
     assert new_models["unet"] is other and isinstance(model, S.WithExtraInput)
     head = 514 * 128 + 128 + 128 * 10 + 10

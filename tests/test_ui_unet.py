@@ -18,6 +18,7 @@ from lab.segment import dice, samples
 from tests.conftest import SCREENSHOTS, open_tab
 from tests.unet_panels import printed_number, run_standalone
 from ui import unet as tab
+from ui.cache import resolve
 from ui.common import guarded
 from ui.i18n import LANG
 
@@ -64,9 +65,10 @@ def test_first_view_speaks_chinese():
 
 def test_build_stores_the_model_for_the_other_tabs():
     fig, totals, table, printed, code, models = tab.build_unet(*DEFAULT_BUILD, {"compose": 1})
-    assert set(models) == {"compose", "unet"} and sum(p.numel() for p in models["unet"].parameters()) == 17_263_042
+    assert set(models) == {"compose", "unet"}
+    assert sum(p.numel() for p in resolve(models["unet"]).parameters()) == 17_263_042
     assert "which the Checkpoints tab can save" in totals and len(fig.data) > 0
-    assert list(models["unet"].state_dict())[:2] == ["inc.double_conv.0.weight", "inc.double_conv.1.weight"]
+    assert list(resolve(models["unet"]).state_dict())[:2] == ["inc.double_conv.0.weight", "inc.double_conv.1.weight"]
 
 
 def test_build_transposed_odd_input():

@@ -8,6 +8,7 @@ session) or is the lab's small default CNN; the lab works on copies of it, so a 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from torch import nn
 from lab import checkpoints as ck
 from lab.errors import LabError, Term, shown
 from lab.errors import choice as one_of
+from ui.cache import Held, cached, heavy, resolve
 from ui.common import Link, download_dir, error_box, first_view, run
 from ui.i18n import i18n, t, words
 from ui.widgets import code_panel, pitfall_slots, pitfall_view
@@ -69,7 +71,7 @@ def _session(models: dict | None) -> dict[str, nn.Module]:
     out = {}
     for key, model in (models or {}).items():
         model_id = _ALIASES.get(key, key)
-        if isinstance(model, nn.Module) and model_id in MODEL_IDS:
+        if isinstance(model, (nn.Module, Held)) and model_id in MODEL_IDS:
             out[model_id] = model
     return out
 
@@ -88,7 +90,7 @@ def _pick(models: dict | None, value: Any) -> tuple[nn.Module | None, str]:
     if model_id not in session:
         have = ", ".join(repr(k) for k in [DEFAULT, *session])
         raise LabError("error.checkpoints.model_not_built", value=shown(value), have=have)
-    return session[model_id], model_id
+    return resolve(session[model_id]), model_id  # a built model comes back from the cache (ui.cache.Held)
 
 
 def _keys_md(keys: list[str], n: int = 3) -> str:
@@ -237,14 +239,31 @@ def run_pitfalls(models: dict | None, choice: str, wrapper: str, slots: list | N
     """Run 5.4's pitfalls on the chosen model; returns the updates of their panels (or the Pitfalls, without
     `slots`)."""
     model, _ = _pick(models, choice)
-    found = ck.pitfalls(model, wrapper)
+    found = _default_pitfalls(wrapper) if model is None else heavy(ck.pitfalls)(model, wrapper)
     return found if slots is None else _pitfall_updates(slots, found)
+
+
+@cached
+def _default_pitfalls(wrapper: str) -> list:
+    """5.4's pitfalls on the default CNN: the same for every visitor, once per server."""
+    return ck.pitfalls(None, wrapper)
+
+
+_cuda_pitfall = cached(ck.pitfall_cuda_visible_devices)
 
 
 def run_cuda_pitfall(slots: list | None = None):
     """Both orders of CUDA_VISIBLE_DEVICES, each in a fresh Python; the updates of its panel."""
-    found = ck.pitfall_cuda_visible_devices()
+    found = _cuda_pitfall()  # two fresh Pythons: the same answer on this machine for every visitor
     return [found] if slots is None else _pitfall_updates(slots, [found])
+
+
+@cached
+def _default_opening(*, period: int, **settings: Any) -> ck.OpeningView:
+    """The first view of the default CNN, once per server and `period` (a 15-minute slot): its file's folder is
+    pruned 15 minutes after it was made, when its slot's views are no longer asked for."""
+    directory = download_dir("checkpoints", keep_s=_KEEP_S)
+    return ck.opening_view(None, **settings, directory=directory, name=_FILE_STEM[DEFAULT])
 
 
 def open_view(models: dict | None, choice: str, what: str, fmt: str, wrapper: str, unwrap_first: bool,
@@ -258,10 +277,13 @@ def open_view(models: dict | None, choice: str, what: str, fmt: str, wrapper: st
         model, model_id = None, DEFAULT
         wanted = _id(choice) if isinstance(choice, str) else ""
         note = t("checkpoints.model.missing", label=_label(wanted)) + "\n\n" if wanted in MODEL_IDS else ""
-    view = ck.opening_view(model, what=what, fmt=fmt, wrapper=wrapper, unwrap_first=unwrap_first,
-                           case_wrapper=case_wrapper, case_shown=case_shown or "multi-single",
-                           directory=download_dir("checkpoints", keep_s=_KEEP_S),
-                           name=_FILE_STEM.get(model_id, model_id))  # fmt: skip
+    settings = {"what": what, "fmt": fmt, "wrapper": wrapper, "unwrap_first": unwrap_first,
+                "case_wrapper": case_wrapper, "case_shown": case_shown or "multi-single"}
+    if model is None:  # the default CNN (seeded): the same view for every visitor
+        view = _default_opening(**settings, period=int(time.time() // _KEEP_S))
+    else:
+        view = heavy(ck.opening_view)(model, **settings, directory=download_dir("checkpoints", keep_s=_KEEP_S),
+                                      name=_FILE_STEM.get(model_id, model_id))  # fmt: skip
     cells = [_case_markdown(result) for result in view.cases.results]
     return [note + _described(view.info, model_id), *_save_outputs(view.save, what, model_id), *cells, view.cases.code]
 
@@ -388,7 +410,7 @@ def build(shared) -> None:
              Link("case_wrapper", case_wrapper, _one_of("checkpoints.wrapper", ck.WRAPPERS))]  # fmt: skip
     if isinstance(tab, gr.Tab):
         first_view(shared, tab, "checkpoints", open_view, view_inputs, view_outputs, links=links, error=save_error,
-                   api_name="checkpoints_default")  # fmt: skip
+                   api_name="checkpoints_default", light=True)  # fmt: skip
 
     run(save_btn.click, run_save, [shared.models, picker, what, fmt, wrapper, unwrap_first],
         [saved_file, facts, save_panel.code], api_name="checkpoints_save", error=save_error)  # fmt: skip
@@ -408,13 +430,13 @@ def build(shared) -> None:
 
     pitfall_outputs = [c for slot in slots for c in slot.components]
     pitfall_inputs = [shared.models, picker, case_wrapper]
-    run(pitfall_box.expand, pitfalls, pitfall_inputs, pitfall_outputs, api_name="checkpoints_pitfall_open",
+    run(pitfall_box.expand, pitfalls, pitfall_inputs, pitfall_outputs, api_name="checkpoints_pitfall_open", light=True,
         error=pitfall_error)  # fmt: skip
-    run(pitfall_btn.click, pitfalls, pitfall_inputs, pitfall_outputs, api_name="checkpoints_pitfall",
+    run(pitfall_btn.click, pitfalls, pitfall_inputs, pitfall_outputs, api_name="checkpoints_pitfall", light=True,
         error=pitfall_error)  # fmt: skip
     cuda_outputs = [c for slot in cuda_slots for c in slot.components]
-    run(cuda_box.expand, cuda, [], cuda_outputs, api_name="checkpoints_pitfall_cuda_open", error=cuda_error)
-    run(cuda_btn.click, cuda, [], cuda_outputs, api_name="checkpoints_pitfall_cuda", error=cuda_error)
+    run(cuda_box.expand, cuda, [], cuda_outputs, api_name="checkpoints_pitfall_cuda_open", light=True, error=cuda_error)
+    run(cuda_btn.click, cuda, [], cuda_outputs, api_name="checkpoints_pitfall_cuda", light=True, error=cuda_error)
 
     save_panel.wire("checkpoints", "checkpoints_save_notebook")
     case_panel.wire("checkpoints", "checkpoints_case_notebook")

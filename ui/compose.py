@@ -17,7 +17,7 @@ import pandas as pd
 import lab.compose as C
 import locales
 from lab.errors import fmt
-from ui.cache import cached
+from ui.cache import Held, cached
 from ui.common import Link, error_box, first_view, run
 from ui.i18n import i18n, t
 from ui.widgets import PitfallSlots, code_panel, pitfall_slots, pitfall_view
@@ -77,7 +77,8 @@ def _pitfall(name: str) -> Any:
 def run_compose(text: str, style: str, input_shape: str, models: dict | None = None):
     """Build and inspect the typed network; returns (printed, table, totals, code, equivalence, models)."""
     result = _explore(text, style, input_shape)
-    models = {**(models or {}), LABEL: result.model}  # a new dict: this session's state only
+    # a new dict: this session's state only; the model itself stays in the bounded cache (ui.cache.Held)
+    models = {**(models or {}), LABEL: Held(_explore, text, style, input_shape, attr="model")}
     equivalence = result.equivalence.copy()
     for column in ("diff_own", "diff_copied"):
         equivalence[column] = equivalence[column].map(lambda v: f"{v:.3g}")
@@ -214,8 +215,8 @@ def build(shared) -> None:
     # events last
     inputs = [layers, style, shape, shared.models]
     outputs = [printed, table, totals, panel.code, equivalence, shared.models]
-    run(button.click, run_compose, inputs, outputs, api_name="compose_build", error=error, light=True)
-    run(style.input, run_compose, inputs, outputs, api_name="compose_style", error=error, light=True)
+    run(button.click, run_compose, inputs, outputs, api_name="compose_build", error=error)
+    run(style.input, run_compose, inputs, outputs, api_name="compose_style", error=error)
     links = [Link("layers", layers, _layers_link), Link("style", style, C.check_style),
              Link("shape", shape, _shape_link)]
     first_view(shared, tab, "compose", run_compose, inputs, outputs, links=links, error=error,

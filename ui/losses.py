@@ -243,11 +243,11 @@ def build(shared: Shared) -> None:
                api_name="losses_open", light=True)  # fmt: skip
 
     run([compare.input, *param_edits], show_curves, [compare, *params], [curves_plot], api_name="losses_curves",
-        error=error, trigger_mode="always_last", light=True)  # fmt: skip
+        error=error, trigger_mode="always_last")  # fmt: skip
     run([*mask_edits, *param_edits], show_mask, [*mask_inputs, *params], mask_outputs, api_name="losses_mask",
-        error=error, trigger_mode="always_last", light=True)  # fmt: skip
+        error=error, trigger_mode="always_last")  # fmt: skip
     run([chosen.input, *mask_edits, *param_edits], show_code, [chosen, *mask_inputs, *params], code_outputs,
-        api_name="losses_code", error=error, trigger_mode="always_last", light=True)  # fmt: skip
+        api_name="losses_code", error=error, trigger_mode="always_last")  # fmt: skip
     # the Train tab's loss: only when the visitor picks or edits it, never merely by opening the tab
     run([chosen.input, *param_edits], choose, [chosen, *params], [shared.loss], api_name="losses_choose", error=error,
         trigger_mode="always_last", light=True)  # fmt: skip

@@ -443,25 +443,25 @@ def build(shared: Shared) -> None:
     for f in fields:
         field_triggers += [f.input] if isinstance(f, (gr.Dropdown, gr.Checkbox)) else [f.submit, f.blur]
     run(field_triggers, show_curve, [name, *common, overlays, *fields], [params_link, *view, current, shared.schedule],
-        api_name="schedules_curve", light=True, error=error, clear=view, trigger_mode="always_last")  # fmt: skip
+        api_name="schedules_curve", error=error, clear=view, trigger_mode="always_last")  # fmt: skip
     run([steps.submit, steps.blur, spe.submit, spe.blur, base_lr.submit, base_lr.blur, log_y.input, in_epochs.input,
          metrics.submit, metrics.blur], redraw, [name, *common, overlays, *fields], [params_link, *view, current],
-        api_name="schedules_redraw", light=True, error=error, clear=view,
+        api_name="schedules_redraw", error=error, clear=view,
         trigger_mode="always_last")  # fmt: skip
     run(name.input, select_scheduler, [name, *common, overlays],
         [*fields, metrics_group, help_md, params_link, *view, current, shared.schedule], api_name="schedules_select",
-        light=True, error=error, clear=view, trigger_mode="always_last")  # fmt: skip
+        error=error, clear=view, trigger_mode="always_last")  # fmt: skip
     run(preset.input, apply_preset, [preset, base_lr, log_y],
         [name, steps, spe, in_epochs, *fields, metrics_group, metrics, help_md, overlays, pick, cmp_link, params_link,
-         *view, current, shared.schedule], api_name="schedules_preset", light=True, error=error,
+         *view, current, shared.schedule], api_name="schedules_preset", error=error,
         clear=view)  # fmt: skip
     comparison = [overlays, plot, pick, cmp_link, table, csv_file, summary]
     run(add_btn.click, add_overlay, [overlays, current, log_y, in_epochs], comparison, api_name="schedules_add",
-        light=True, error=cmp_error, clear=[])  # fmt: skip
+        error=cmp_error, clear=[])  # fmt: skip
     run(remove_btn.click, remove_overlay, [overlays, pick, current, log_y, in_epochs], comparison,
-        api_name="schedules_remove", light=True, error=cmp_error, clear=[])  # fmt: skip
+        api_name="schedules_remove", error=cmp_error, clear=[])  # fmt: skip
     run(clear_btn.click, clear_overlays, [current, log_y, in_epochs], comparison, api_name="schedules_clear",
-        light=True, error=cmp_error, clear=[])  # fmt: skip
+        error=cmp_error, clear=[])  # fmt: skip
     gr.api(guarded(curve_json), api_name="schedules_curve_json")  # API only: name + JSON params -> the exact curve
 
     def pitfalls(base_lr: Any) -> list[Any]:

@@ -14,7 +14,7 @@ import gradio as gr
 import pandas as pd
 
 import lab.surgery as S
-from ui.cache import cached, heavy
+from ui.cache import Held, cached, heavy
 from ui.common import Link, error_box, first_view, run
 from ui.i18n import i18n, t
 from ui.widgets import PitfallSlots, code_panel, pitfall_slots, pitfall_view
@@ -101,10 +101,11 @@ def run_surgery(arch: str, weights: str | None, new_head: bool, hidden: str, dro
                 extra_input: bool, extra_size: float, extra_output: bool, freeze: bool, batch: float, size: float,
                 models: dict | None = None):
     """Build, operate, compare and forward-check; returns the 8 views and the session's models dict."""
+    settings = {"new_head": new_head, "hidden": hidden, "num_classes": classes, "dropout": dropout,
+                "extra_input": extra_input, "extra_size": extra_size, "extra_output": extra_output, "freeze": freeze,
+                "batch": batch, "size": size}
     surgery = heavy(S.view) if weights else _view  # an upload's surgery is this session's alone
-    view = surgery(arch, new_head=new_head, hidden=hidden, num_classes=classes, dropout=dropout,
-                   extra_input=extra_input, extra_size=extra_size, extra_output=extra_output, freeze=freeze,
-                   batch=batch, size=size, weights_path=weights or None)  # fmt: skip
+    view = surgery(arch, **settings, weights_path=weights or None)
     changes = view.changes
     (total0, trainable0), (total, trainable) = view.before_counts, view.after_counts
     before_md = (f"{t('surgery.before.totals', arch=view.surgery.arch, total=total0, trainable=trainable0)}\n\n"
@@ -112,7 +113,9 @@ def run_surgery(arch: str, weights: str | None, new_head: bool, hidden: str, dro
     after_md = t("surgery.after.totals", model=type(view.model).__name__, total=total, trainable=trainable,
                  d_total=total - total0, d_trainable=trainable - trainable0)  # fmt: skip
     signature = f"# {changes.signature}" if changes.signature else ""
-    models = {**(models or {}), LABEL: view.model}  # a new dict: this session's state only
+    # a new dict: this session's state only; without an upload the model stays in the bounded cache (ui.cache.Held)
+    held = view.model if weights else Held(_view, arch, **settings, weights_path=None, attr="model")
+    models = {**(models or {}), LABEL: held}
     return (before_md, worded(changes.before), _printed(changes.replaced), after_md,
             worded(changes.after, tint="change"), _printed(changes.added, head=signature, retrained=changes.retrained),
             worded(view.forward), view.code, models)  # fmt: skip
@@ -224,7 +227,7 @@ def build(shared) -> None:
               batch, size, shared.models]  # fmt: skip
     outputs = [before_md, before_table, before_print, after_md, after_table, after_print, forward, panel.code,
                shared.models]  # fmt: skip
-    run(apply.click, run_surgery, inputs, outputs, api_name="surgery_apply", error=error, light=True)
+    run(apply.click, run_surgery, inputs, outputs, api_name="surgery_apply", error=error)
     links = [
         Link("arch", arch, S.check_arch), Link("head", new_head, _flag),
         Link("hidden", hidden, lambda s: ", ".join(map(str, S.parse_hidden(s)))),

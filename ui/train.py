@@ -313,9 +313,16 @@ def train_run(source, files, base_channels, depth, loss_name, loss_params, optim
                 del _STOPS[session]
 
 
+@cached
+def _shipped_pitfall() -> Any:
+    """The pitfall on the shipped small U-Net: the same for every visitor who has not trained, once per server."""
+    return T.pitfall_on(None)
+
+
 def run_pitfall(models: dict | None):
     """The pitfall again: on the session's trained U-Net if there is one, else on the shipped small U-Net."""
-    pitfall = T.pitfall_on((models or {}).get(TAB))
+    model = (models or {}).get(TAB)
+    pitfall = _shipped_pitfall() if model is None else heavy(T.pitfall_on)(model)
     return pitfall_view(PITFALL, pitfall, table=_pitfall_table(pitfall))
 
 
@@ -451,13 +458,14 @@ def build(shared: Shared) -> None:
         guarded(preview), settings, plan_outputs, api_name="train_preview_new_scheduler")  # fmt: skip
     changes = [c.change for c in (source, files, base, depth, loss, optimizer, lr, steps, batch, limit)]
     run([*changes, loss_params.input, sched_params.input], preview, settings, plan_outputs, api_name="train_preview",
-        error=error, trigger_mode="always_last", light=True)  # fmt: skip
+        error=error, trigger_mode="always_last")  # fmt: skip
 
     outputs = [status, curves, gallery, table, checkpoint, panel.code, ddp, shared.models, best, *slots.components]
     start.click(arm, None, None, queue=False, api_name="train_arm", show_progress="hidden")
     run(start.click, train_run, [*settings, shared.models, best], outputs, api_name="train_start", error=error,
         concurrency_limit=1, concurrency_id="train", show_progress="full", show_progress_on=[status])  # fmt: skip
     stop_btn.click(guarded(stop), None, status, queue=False, api_name="train_stop")
-    run(again.click, run_pitfall, shared.models, slots.components, api_name="train_pitfall", error=pitfall_error)
+    run(again.click, run_pitfall, shared.models, slots.components, api_name="train_pitfall", error=pitfall_error,
+        light=True)  # fmt: skip
     panel.wire(TAB, "train_notebook")
     shared.demo.unload(end_session)

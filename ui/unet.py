@@ -14,6 +14,7 @@ from typing import Any
 
 import gradio as gr
 import pandas as pd
+import torch
 import torch.nn as nn
 
 from lab import segment as seg
@@ -21,7 +22,7 @@ from lab import unet
 from lab.device import pick_device
 from lab.errors import LabError, choice, number
 from lab.pitfall import Pitfall
-from ui.cache import cached, heavy
+from ui.cache import Held, cached, heavy
 from ui.common import Link, download_dir, error_box, first_view, run
 from ui.i18n import i18n, t
 from ui.widgets import code_panel, pitfall_slots, pitfall_view
@@ -81,7 +82,9 @@ def _drawn(n_channels, n_classes, bilinear, base_channels, depth, height, width,
 def _built(config: tuple) -> nn.Module:
     """The U-Net of `config`, built once per server: shared read-only (tabs that train, wrap or load into a model
     work on their own copy), so a class building the default U does not hold thirty copies of it."""
-    return unet.UNet(**dict(config)).to(pick_device())
+    with torch.random.fork_rng(devices=[]):  # seeded: built again, it has the same weights (ui.cache.Held)
+        torch.manual_seed(0)
+        return unet.UNet(**dict(config)).to(pick_device())
 
 
 _segment_sample = cached(seg.segment_view)  # a sample by the shipped U-Net: the same for every visitor
@@ -148,7 +151,7 @@ def open_view(n_channels, n_classes, upsampling, base_channels, depth, height, w
 def build_unet(n_channels, n_classes, upsampling, base_channels, depth, height, width, models: dict | None = None):
     """Draw and tabulate the U, print it, write its code; the built model becomes this session's `models["unet"]`."""
     view = _builder_view(n_channels, n_classes, upsampling, base_channels, depth, height, width)
-    model = _built(tuple(sorted(view.config.items())))
+    model = Held(_built, tuple(sorted(view.config.items())))  # the model stays in the bounded cache
     figure, totals, table, printed, code = _builder(view)
     totals += "\n\n" + t("unet.built")
     return figure, totals, table, printed, code, {**(models or {}), TAB: model}  # a new dict: this session's
@@ -384,19 +387,18 @@ def build(shared) -> None:
     first_view(shared, tab, TAB, open_view, [*builder_inputs, sample, threshold], [*builder_outputs, *seg_outputs],
                links=_links(controls), error=build_error, api_name="unet_open", light=True)  # fmt: skip
     run(build_btn.click, build_unet, [*builder_inputs, shared.models], [*builder_outputs, shared.models],
-        api_name="unet_build", error=build_error, light=True)  # fmt: skip
+        api_name="unet_build", error=build_error)  # fmt: skip
     builder_code.wire(TAB, "unet_notebook")
 
     seg_inputs = [sample, upload, threshold, which, shared.models, uploaded]
     run([seg_btn.click, which.input], segment_image, seg_inputs, seg_outputs, api_name="unet_segment",
-        error=seg_error, light=True)  # fmt: skip
+        error=seg_error)  # fmt: skip
     gallery.select(_light(_select_sample), again, [sample, upload, again], api_visibility="private")
     sample.input(_light(_pick_sample), again, [upload, again], api_visibility="private")
     run(again.change, segment_image, seg_inputs, seg_outputs, api_name="unet_segment_sample", error=seg_error,
         light=True)  # fmt: skip
     upload.upload(None, None, sample, js="() => null", queue=False, api_visibility="private")  # the upload wins
-    run(upload.upload, segment_image, seg_inputs, seg_outputs, api_name="unet_segment_upload", error=seg_error,
-        light=True)  # fmt: skip
+    run(upload.upload, segment_image, seg_inputs, seg_outputs, api_name="unet_segment_upload", error=seg_error)
     run(weights.upload, load_weights, [weights, again], [uploaded, weights_info, which, again],
         api_name="unet_load_weights", error=seg_error, clear=[weights_info])  # fmt: skip
     run(threshold.release, rethreshold, [seg_state, threshold], seg_outputs[1:6], api_name="unet_threshold",
