@@ -74,11 +74,11 @@ def main() -> None:
                     page.locator(READY[tab_id]).filter(has_text=re.compile(r"\d")).wait_for()
                     if tab_id == "train":  # the default run, to its end: curves, gallery, table
                         page.locator("#train-start").click()
-                        page.locator("#train-table").filter(has_text=re.compile(r"\d")).wait_for(timeout=300_000)
+                        page.locator("#train-gallery img").first.wait_for(timeout=300_000)  # the run's end
                     wait_idle(page)
                     path = out / (f"{tab_id}.png" if lang == "en" else f"{tab_id}_{lang}.png")
                     page.screenshot(path=str(path), full_page=True)
-                    print(f"saved {path.relative_to(ROOT)}")
+                    print(f"saved {path}")
                     page.close()
             browser.close()
     finally:
