@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 
 from lab.device import facts
 from ui import checkpoints, compose, losses, schedules, surgery, train, unet
-from ui.common import LabBlocks, Shared, limit_concurrency
+from ui.common import LabBlocks, Shared, limit_concurrency, link_value
 from ui.i18n import I18N, SWITCH_JS, LanguageMiddleware, i18n, lang, t
 
 # Tabs in page order: (id, English label, module with build(shared)); `?tab=<id>` opens one. Labels on the page
@@ -64,7 +64,7 @@ def header(request: gr.Request):
     wanted = (request.query_params.get("tab") or "").strip() if request is not None else ""
     if wanted in TAB_IDS:
         return line, code, gr.Tabs(selected=wanted), gr.skip()
-    note = t("common.link.ignored", values=f"`tab={wanted[:40]}`") if wanted else gr.skip()
+    note = t("common.link.ignored", values=f"`tab={link_value(wanted)}`") if wanted else gr.skip()
     return line, code, gr.skip(), note
 
 

@@ -32,7 +32,7 @@ from ui.i18n import LANG, i18n, lang, t, words
 
 __all__ = [
     "LabBlocks", "guarded", "Shared", "INTERNAL_ERROR", "code_box", "download_dir", "limit_concurrency", "WORK",
-    "TRAINING", "error_box", "run", "Link", "first_view", "empty_like", "session_of",
+    "TRAINING", "VIEW", "error_box", "run", "Link", "first_view", "empty_like", "session_of", "light", "link_value",
 ]
 
 log = logging.getLogger("lab.ui")
@@ -178,7 +178,7 @@ def run(
     stale = [c for c in (outputs if clear is None else clear) if not isinstance(c, gr.State)]
     gr.on(triggers, None, None, error, js="() => ''", queue=False, api_visibility="private")
     callback = guarded(fn, key=api_name)
-    callback.lab_light = light
+    callback.lab_light = light  # see limit_concurrency
     event = gr.on(triggers, callback, inputs, outputs, api_name=api_name, **kwargs)
 
     def failed(request: gr.Request):
@@ -291,6 +291,13 @@ VIEW = "lab-view"  # views served from ui.cache (a miss computes under a heavy-w
 TRAINING = "train"  # the Train tab's run (a long generator)
 
 
+def light(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark `fn` as a light event's callback (the VIEW group of `limit_concurrency`): it moves values around or
+    serves from `ui.cache`, and any heavy work in it holds a heavy-work slot itself."""
+    fn.lab_light = True
+    return fn
+
+
 def limit_concurrency(demo: gr.Blocks, *, work: int = 2, view: int = 8, training: int = 1) -> None:
     """Put every queued event of `demo` into one of three server-wide groups: TRAINING (limit `training`) for the
     events declared with `concurrency_id=TRAINING`; VIEW (limit `view`) for the light events (`run(..., light=True)`
@@ -342,7 +349,7 @@ class _Claims:
 _OPENED = _Claims()
 
 
-def _as_typed(raw: str, limit: int = 40) -> str:
+def link_value(raw: str, limit: int = 40) -> str:
     """A link's value as the address holds it, short, and safe inside a Markdown code span."""
     text = raw if len(raw) <= limit else raw[: limit - 1] + "…"
     return "".join(c if c.isprintable() and c != "`" else "?" for c in text)
@@ -451,7 +458,7 @@ def first_view(
             try:
                 value = link.parse(raw)
             except (LabError, ValueError, TypeError):
-                ignored.append(f"`{link.name}={_as_typed(raw)}`")
+                ignored.append(f"`{link.name}={link_value(raw)}`")
                 restored.append(gr.skip())
                 continue
             values[inputs.index(link.component)] = value
@@ -488,7 +495,7 @@ def first_view(
     else:
         for trigger, fn, name in ((shared.demo.load, on_load, f"{api_name}_link"), (tab.select, on_select, api_name)):
             callback = guarded(fn)
-            callback.lab_light = light
+            callback.lab_light = light  # see limit_concurrency
             trigger(callback, inputs, view_outputs, api_name=name)
     names = [link.name for link in links]
     tab.select(None, link_components, None, js=_url_js(tab_id, names, selecting=True), queue=False,

@@ -23,7 +23,7 @@ from lab import losses as L
 from lab.errors import choice, number
 from lab.pitfall import Pitfall
 from ui.cache import cached
-from ui.common import Link, Shared, download_dir, error_box, first_view, guarded, run
+from ui.common import Link, Shared, download_dir, error_box, first_view, guarded, light, run
 from ui.i18n import i18n, t
 from ui.widgets import PitfallSlots, code_panel, pitfall_slots, pitfall_view
 
@@ -259,7 +259,6 @@ def build(shared: Shared) -> None:
     for box, group in ((pitfall_box, slots), (basics_box, basics)):
         for name, slot in group.items():
             if name != "focal":
-                callback = guarded(functools.partial(fixed_pitfall, slot, name))
-                callback.lab_light = True  # cached: see limit_concurrency
+                callback = light(guarded(functools.partial(fixed_pitfall, slot, name)))  # cached
                 box.expand(callback, None, slot.components, api_name=f"losses_pitfall_{name}")
     panel.wire("losses", "losses_notebook")

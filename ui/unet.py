@@ -23,7 +23,7 @@ from lab.device import pick_device
 from lab.errors import LabError, choice, number
 from lab.pitfall import Pitfall
 from ui.cache import Held, cached, heavy
-from ui.common import Link, download_dir, error_box, first_view, run
+from ui.common import Link, download_dir, error_box, first_view, light, run
 from ui.i18n import i18n, t
 from ui.widgets import code_panel, pitfall_slots, pitfall_view
 
@@ -216,12 +216,6 @@ def _select_sample(again: int, evt: gr.SelectData):
     return names[index], None, (again or 0) + 1
 
 
-def _light(fn):
-    """`fn` in the light concurrency group (see ui.common.limit_concurrency): it only moves values around."""
-    fn.lab_light = True
-    return fn
-
-
 def _pick_sample(again: int):
     """A sample picked in the list: the upload is cleared and a tick segments the sample."""
     return None, (again or 0) + 1
@@ -393,8 +387,8 @@ def build(shared) -> None:
     seg_inputs = [sample, upload, threshold, which, shared.models, uploaded]
     run([seg_btn.click, which.input], segment_image, seg_inputs, seg_outputs, api_name="unet_segment",
         error=seg_error)  # fmt: skip
-    gallery.select(_light(_select_sample), again, [sample, upload, again], api_visibility="private")
-    sample.input(_light(_pick_sample), again, [upload, again], api_visibility="private")
+    gallery.select(light(_select_sample), again, [sample, upload, again], api_visibility="private")
+    sample.input(light(_pick_sample), again, [upload, again], api_visibility="private")
     run(again.change, segment_image, seg_inputs, seg_outputs, api_name="unet_segment_sample", error=seg_error,
         light=True)  # fmt: skip
     upload.upload(None, None, sample, js="() => null", queue=False, api_visibility="private")  # the upload wins

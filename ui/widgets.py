@@ -16,7 +16,7 @@ import pandas as pd
 from lab.errors import text
 from lab.notebook import to_notebook
 from lab.pitfall import Outcome, Pitfall
-from ui.common import code_box, download_dir, guarded
+from ui.common import code_box, download_dir, guarded, light
 from ui.i18n import i18n, t
 
 __all__ = ["CodePanel", "code_panel", "notebook_file", "PitfallSlots", "pitfall_slots", "pitfall_view", "outcome_md"]
@@ -44,8 +44,7 @@ class CodePanel:
             code = text("common.code", code, max_chars=MAX_NOTEBOOK_CHARS, allow_empty=True)
             return notebook_file(code, section, t(title_key), tab)
 
-        callback = guarded(make)
-        callback.lab_light = True  # writes a small file: beside the views, never behind heavy work
+        callback = light(guarded(make))  # writes a small file: beside the views, never behind heavy work
         self.notebook.click(callback, self.code, self.notebook, api_name=api_name)
 
 
